@@ -1,0 +1,127 @@
+"""A Powertools idempotency persistence layer in SQLite.
+
+The lock is ONE statement, the same condition as the DynamoDB layer's conditional
+put: insert when absent, or when expired, or when in progress and the in-progress
+expiry has passed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import (
+    STATUS_CONSTANTS,
+    DataRecord,
+)
+
+from tayori.backends.sqlite.db import Database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS idempotency (
+    id TEXT PRIMARY KEY,
+    expiration INTEGER NOT NULL,
+    in_progress_expiration INTEGER,
+    status TEXT NOT NULL,
+    data TEXT,
+    validation TEXT
+)
+"""
+
+_PUT = """
+INSERT INTO idempotency (id, expiration, in_progress_expiration, status, data, validation)
+VALUES (:id, :expiration, :in_progress_expiration, :status, NULL, :validation)
+ON CONFLICT (id) DO UPDATE SET
+    expiration = excluded.expiration,
+    in_progress_expiration = excluded.in_progress_expiration,
+    status = excluded.status,
+    data = NULL,
+    validation = excluded.validation
+WHERE idempotency.expiration < :now
+   OR (idempotency.status = :inprogress
+       AND idempotency.in_progress_expiration IS NOT NULL
+       AND idempotency.in_progress_expiration < :now_ms)
+"""
+
+
+class SqlitePersistenceLayer(BasePersistenceLayer):
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self._db = db
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        row = (
+            self._db.read()
+            .execute(
+                "SELECT id, status, expiration, in_progress_expiration, data, validation "
+                "FROM idempotency WHERE id = ?",
+                (idempotency_key,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise IdempotencyItemNotFoundError
+        return _to_record(row)
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        now = time.time()
+        with self._db.write() as conn:
+            cur = conn.execute(
+                _PUT,
+                {
+                    "id": data_record.idempotency_key,
+                    "expiration": data_record.expiry_timestamp,
+                    "in_progress_expiration": data_record.in_progress_expiry_timestamp,
+                    "status": data_record.status,
+                    "validation": data_record.payload_hash if self.payload_validation_enabled
+                    else None,
+                    "now": int(now),
+                    "now_ms": int(now * 1000),
+                    "inprogress": STATUS_CONSTANTS["INPROGRESS"],
+                },
+            )
+            if cur.rowcount == 1:
+                return
+            row = conn.execute(
+                "SELECT id, status, expiration, in_progress_expiration, data, validation "
+                "FROM idempotency WHERE id = ?",
+                (data_record.idempotency_key,),
+            ).fetchone()
+        raise IdempotencyItemAlreadyExistsError(
+            f"idempotency key {data_record.idempotency_key} is already taken",
+            old_data_record=_to_record(row) if row else None,
+        )
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE idempotency SET data = ?, expiration = ?, status = ?,"
+                " validation = COALESCE(?, validation) WHERE id = ?",
+                (
+                    data_record.response_data,
+                    data_record.expiry_timestamp,
+                    data_record.status,
+                    data_record.payload_hash if self.payload_validation_enabled else None,
+                    data_record.idempotency_key,
+                ),
+            )
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        with self._db.write() as conn:
+            conn.execute("DELETE FROM idempotency WHERE id = ?", (data_record.idempotency_key,))
+
+
+def _to_record(row: tuple) -> DataRecord:
+    key, status, expiration, in_progress, data, validation = row
+    return DataRecord(
+        idempotency_key=key,
+        status=status,
+        expiry_timestamp=expiration,
+        in_progress_expiry_timestamp=in_progress,
+        response_data=data or "",
+        payload_hash=validation or "",
+    )

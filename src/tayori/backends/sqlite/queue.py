@@ -1,0 +1,360 @@
+"""An SQS standard queue in SQLite: same limits, same errors, same receive semantics."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from tayori.backends.base import (
+    MAX_BATCH_ENTRIES,
+    MAX_VISIBILITY_TIMEOUT,
+    MAX_WAIT_SECONDS,
+    Attribute,
+    Attributes,
+    BatchResult,
+    EntryFailure,
+    EntryResult,
+    HandleEntry,
+    Message,
+    QueueSpec,
+    QueueStats,
+    RedrivePolicy,
+    SendEntry,
+    check_batch_ids,
+    check_message,
+    check_range,
+    check_send_batch,
+    md5_of_body,
+)
+from tayori.backends.sqlite.db import Database
+from tayori.errors import (
+    MessageNotInflight,
+    PurgeQueueInProgress,
+    QueueDoesNotExist,
+    QueueError,
+    ReceiptHandleIsInvalid,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS queues (
+    name TEXT PRIMARY KEY,
+    visibility_timeout INTEGER NOT NULL,
+    retention_seconds INTEGER NOT NULL,
+    max_message_size INTEGER NOT NULL,
+    dlq TEXT,
+    max_receive_count INTEGER,
+    created_at REAL NOT NULL,
+    purged_at REAL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attrs TEXT NOT NULL,
+    md5 TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_at REAL,
+    receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue, visible_at);
+"""
+
+PURGE_INTERVAL_SECONDS = 60
+_RECEIPT = re.compile(r"^(\d{1,19})\.([0-9a-f]{32})$")
+_MISSING = object()
+
+
+def _encode_attrs(attributes: Attributes) -> str:
+    out: dict[str, list[Any]] = {}
+    for name, attr in attributes.items():
+        if isinstance(attr.value, bytes):
+            out[name] = [attr.data_type, base64.b64encode(attr.value).decode("ascii"), 1]
+        else:
+            out[name] = [attr.data_type, attr.value, 0]
+    return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
+
+
+def _decode_attrs(raw: str) -> dict[str, Attribute]:
+    return {
+        name: Attribute(dt, base64.b64decode(value) if is_bin else value)
+        for name, (dt, value, is_bin) in json.loads(raw).items()
+    }
+
+
+def _parse_receipt(receipt_handle: str) -> tuple[int, str]:
+    match = _RECEIPT.match(receipt_handle) if isinstance(receipt_handle, str) else None
+    if match is None:
+        raise ReceiptHandleIsInvalid(f"receipt handle {str(receipt_handle)[:40]!r} is not valid")
+    return int(match.group(1)), match.group(2)
+
+
+class SqliteQueue:
+    """One named queue inside a :class:`~tayori.backends.sqlite.SqliteBackend` database."""
+
+    def __init__(self, db: Database, name: str, region: str) -> None:
+        self._db = db
+        self.name = name
+        self.arn = f"arn:aws:sqs:{region}:000000000000:{name}"
+        self._spec: QueueSpec | None = None
+
+    # ------------------------------------------------------------------ config
+
+    def spec(self) -> QueueSpec:
+        row = (
+            self._db.read()
+            .execute(
+                "SELECT visibility_timeout, retention_seconds, max_message_size, dlq, "
+                "max_receive_count FROM queues WHERE name = ?",
+                (self.name,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
+        vt, retention, size, dlq, max_count = row
+        redrive = RedrivePolicy(dlq, max_count) if dlq else None
+        self._spec = QueueSpec(vt, retention, size, redrive=redrive)
+        return self._spec
+
+    def _cached_spec(self) -> QueueSpec:
+        return self._spec if self._spec is not None else self.spec()
+
+    # ------------------------------------------------------------------ send
+
+    def send(self, body: str, attributes: Attributes | None = None, delay_seconds: int = 0) -> str:
+        spec = self._cached_spec()
+        check_message(body, attributes, delay_seconds, spec.max_message_size)
+        with self._db.write() as conn:
+            return self._insert(conn, spec, body, attributes or {}, delay_seconds)
+
+    def send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
+        spec = self._cached_spec()
+        check_send_batch(entries, spec.max_message_size)
+        ok: list[EntryResult] = []
+        failed: list[EntryFailure] = []
+        valid: list[SendEntry] = []
+        for entry in entries:
+            try:
+                check_message(entry.body, entry.attributes, entry.delay_seconds, spec.max_message_size)
+            except QueueError as exc:
+                failed.append(EntryFailure(entry.id, exc.code, str(exc)))
+            else:
+                valid.append(entry)
+        if valid:
+            with self._db.write() as conn:
+                for entry in valid:
+                    mid = self._insert(conn, spec, entry.body, entry.attributes, entry.delay_seconds)
+                    ok.append(EntryResult(entry.id, mid))
+        return BatchResult(tuple(ok), tuple(failed))
+
+    def _insert(
+        self, conn: Any, spec: QueueSpec, body: str, attributes: Attributes, delay: int
+    ) -> str:
+        now = time.time()
+        message_id = str(uuid.uuid4())
+        conn.execute(
+            "INSERT INTO messages (queue, id, body, attrs, md5, sent_at, expires_at, visible_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.name,
+                message_id,
+                body,
+                _encode_attrs(attributes),
+                md5_of_body(body),
+                now,
+                now + spec.retention_seconds,
+                now + delay,
+            ),
+        )
+        return message_id
+
+    # ------------------------------------------------------------------ receive
+
+    def receive(
+        self,
+        max_messages: int = 1,
+        wait_seconds: int = 0,
+        visibility_timeout: int | None = None,
+    ) -> list[Message]:
+        check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH_ENTRIES)
+        check_range("WaitTimeSeconds", wait_seconds, 0, MAX_WAIT_SECONDS)
+        if visibility_timeout is not None:
+            check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
+        deadline = time.monotonic() + wait_seconds
+        pause = 0.005
+        while True:
+            messages = self._receive_once(max_messages, visibility_timeout)
+            remaining = deadline - time.monotonic()
+            if messages or remaining <= 0:
+                return messages
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 0.1)
+
+    def _receive_once(self, max_messages: int, visibility_timeout: int | None) -> list[Message]:
+        spec = self.spec()  # fresh: the redrive policy may have changed
+        vt = spec.visibility_timeout if visibility_timeout is None else visibility_timeout
+        out: list[Message] = []
+        with self._db.write() as conn:
+            now = time.time()
+            # A few rows more than asked, since expired or dead-lettered ones are skipped.
+            rows = conn.execute(
+                "SELECT seq, id, body, attrs, md5, sent_at, expires_at, receive_count, "
+                "first_receive_at FROM messages WHERE queue = ? AND visible_at <= ? "
+                "ORDER BY visible_at, seq LIMIT ?",
+                (self.name, now, max_messages * 4),
+            ).fetchall()
+            dlq_retention: Any = _MISSING
+            for seq, mid, body, attrs, md5, sent_at, expires_at, count, first in rows:
+                if len(out) == max_messages:
+                    break
+                if expires_at <= now:
+                    conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+                    continue
+                if spec.redrive is not None and count >= spec.redrive.max_receive_count:
+                    if dlq_retention is _MISSING:
+                        dlq_retention = self._retention_of(conn, spec.redrive.dead_letter_queue)
+                    if dlq_retention is not None:
+                        # keeps its message id; DLQ retention counts from the original enqueue
+                        conn.execute(
+                            "UPDATE messages SET queue = ?, visible_at = ?, receipt = NULL, "
+                            "expires_at = ? WHERE seq = ?",
+                            (spec.redrive.dead_letter_queue, now, sent_at + dlq_retention, seq),
+                        )
+                        continue
+                token = secrets.token_hex(16)
+                first = first if first is not None else now
+                conn.execute(
+                    "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, "
+                    "receipt = ?, first_receive_at = ? WHERE seq = ?",
+                    (now + vt, token, first, seq),
+                )
+                out.append(
+                    Message(
+                        message_id=mid,
+                        receipt_handle=f"{seq}.{token}",
+                        body=body,
+                        attributes=_decode_attrs(attrs),
+                        receive_count=count + 1,
+                        sent_timestamp_ms=int(sent_at * 1000),
+                        first_receive_timestamp_ms=int(first * 1000),
+                        md5_of_body=md5,
+                    )
+                )
+        return out
+
+    @staticmethod
+    def _retention_of(conn: Any, queue: str) -> int | None:
+        row = conn.execute(
+            "SELECT retention_seconds FROM queues WHERE name = ?", (queue,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    # ------------------------------------------------------------------ delete / visibility
+
+    def delete(self, receipt_handle: str) -> None:
+        seq, token = _parse_receipt(receipt_handle)
+        with self._db.write() as conn:
+            # a stale handle succeeds and deletes nothing, as SQS documents
+            conn.execute(
+                "DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?",
+                (seq, self.name, token),
+            )
+
+    def delete_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
+        check_batch_ids([e.id for e in entries])
+        ok: list[EntryResult] = []
+        failed: list[EntryFailure] = []
+        with self._db.write() as conn:
+            for entry in entries:
+                try:
+                    seq, token = _parse_receipt(entry.receipt_handle)
+                except QueueError as exc:
+                    failed.append(EntryFailure(entry.id, exc.code, str(exc)))
+                    continue
+                conn.execute(
+                    "DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?",
+                    (seq, self.name, token),
+                )
+                ok.append(EntryResult(entry.id))
+        return BatchResult(tuple(ok), tuple(failed))
+
+    def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
+        check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
+        seq, token = _parse_receipt(receipt_handle)
+        with self._db.write() as conn:
+            self._change_one(conn, seq, token, visibility_timeout)
+
+    def change_visibility_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
+        check_batch_ids([e.id for e in entries])
+        ok: list[EntryResult] = []
+        failed: list[EntryFailure] = []
+        with self._db.write() as conn:
+            for entry in entries:
+                try:
+                    check_range(
+                        "VisibilityTimeout", entry.visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT
+                    )
+                    seq, token = _parse_receipt(entry.receipt_handle)
+                    self._change_one(conn, seq, token, entry.visibility_timeout)
+                except QueueError as exc:
+                    failed.append(EntryFailure(entry.id, exc.code, str(exc)))
+                else:
+                    ok.append(EntryResult(entry.id))
+        return BatchResult(tuple(ok), tuple(failed))
+
+    def _change_one(self, conn: Any, seq: int, token: str, visibility_timeout: int) -> None:
+        now = time.time()
+        row = conn.execute(
+            "SELECT receipt, visible_at FROM messages WHERE seq = ? AND queue = ?",
+            (seq, self.name),
+        ).fetchone()
+        if row is None or row[0] != token:
+            raise ReceiptHandleIsInvalid("receipt handle is stale or belongs to another receive")
+        if row[1] <= now:
+            raise MessageNotInflight("message is not in flight (its visibility timeout ran out)")
+        conn.execute(
+            "UPDATE messages SET visible_at = ? WHERE seq = ?", (now + visibility_timeout, seq)
+        )
+
+    # ------------------------------------------------------------------ admin
+
+    def purge(self) -> None:
+        with self._db.write() as conn:
+            now = time.time()
+            row = conn.execute(
+                "SELECT purged_at FROM queues WHERE name = ?", (self.name,)
+            ).fetchone()
+            if row is None:
+                raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
+            if row[0] is not None and now - row[0] < PURGE_INTERVAL_SECONDS:
+                raise PurgeQueueInProgress(
+                    f"queue {self.name!r} was purged less than 60 seconds ago"
+                )
+            conn.execute("DELETE FROM messages WHERE queue = ?", (self.name,))
+            conn.execute("UPDATE queues SET purged_at = ? WHERE name = ?", (now, self.name))
+
+    def stats(self) -> QueueStats:
+        now = time.time()
+        row = (
+            self._db.read()
+            .execute(
+                "SELECT "
+                " COALESCE(SUM(visible_at <= ?), 0),"
+                " COALESCE(SUM(visible_at > ? AND receipt IS NOT NULL), 0),"
+                " COALESCE(SUM(visible_at > ? AND receipt IS NULL), 0)"
+                " FROM messages WHERE queue = ? AND expires_at > ?",
+                (now, now, now, self.name, now),
+            )
+            .fetchone()
+        )
+        return QueueStats(visible=int(row[0]), in_flight=int(row[1]), delayed=int(row[2]))

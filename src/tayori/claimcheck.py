@@ -1,0 +1,113 @@
+"""Claim-check: bodies over the threshold live in a blob store; SQS carries a pointer.
+
+Wire-compatible with amazon-sqs-extended-client (Python and Java): the pointer body is
+``["software.amazon.payloadoffloading.PayloadS3Pointer", {"s3BucketName", "s3Key"}]``
+and the Number attribute ``ExtendedPayloadSize`` (legacy ``SQSLargePayloadSize``)
+holds the original body's size in bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tayori.backends.base import Attribute, Attributes, BlobStore, message_size
+from tayori.errors import (
+    BlobNotFound,
+    BucketNotAllowed,
+    InvalidBlobKey,
+    MalformedMessage,
+    MissingBlob,
+)
+
+POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
+SIZE_ATTRIBUTE = "ExtendedPayloadSize"
+LEGACY_SIZE_ATTRIBUTE = "SQSLargePayloadSize"
+RESERVED_ATTRIBUTES = (SIZE_ATTRIBUTE, LEGACY_SIZE_ATTRIBUTE)
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    bucket: str
+    key: str
+
+    def to_body(self) -> str:
+        return json.dumps([POINTER_CLASS, {"s3BucketName": self.bucket, "s3Key": self.key}])
+
+
+def offload(
+    body: str,
+    attributes: Attributes,
+    store: BlobStore,
+    threshold: int,
+    *,
+    always: bool = False,
+) -> tuple[str, dict[str, Attribute]]:
+    """Return the body and attributes to send; store the body first when it is too big."""
+    attrs = dict(attributes)
+    if not always and message_size(body, attrs) <= threshold:
+        return body, attrs
+    raw = body.encode("utf-8")
+    key = f"tayori/{uuid.uuid4()}"
+    store.put(key, raw)
+    attrs[SIZE_ATTRIBUTE] = Attribute.number(len(raw))
+    return Pointer(store.bucket, key).to_body(), attrs
+
+
+def parse_pointer(body: str, attributes: Attributes) -> Pointer | None:
+    """The pointer in ``body``, or None for an ordinary message."""
+    if not any(name in attributes for name in RESERVED_ATTRIBUTES) and POINTER_CLASS not in body:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        if any(name in attributes for name in RESERVED_ATTRIBUTES):
+            raise MalformedMessage("claim-check size attribute set but body is not a pointer")
+        return None
+    if not (isinstance(data, list) and len(data) == 2 and data[0] == POINTER_CLASS):
+        if any(name in attributes for name in RESERVED_ATTRIBUTES):
+            raise MalformedMessage("claim-check size attribute set but body is not a pointer")
+        return None
+    ref = data[1]
+    if not isinstance(ref, dict) or set(ref) != {"s3BucketName", "s3Key"}:
+        raise MalformedMessage("claim-check pointer must hold exactly s3BucketName and s3Key")
+    bucket, key = ref["s3BucketName"], ref["s3Key"]
+    if not (isinstance(bucket, str) and bucket and isinstance(key, str) and key):
+        raise MalformedMessage("claim-check pointer bucket and key must be non-empty strings")
+    return Pointer(bucket, key)
+
+
+def resolve(
+    body: str,
+    attributes: Attributes,
+    stores: Callable[[str], BlobStore],
+    allowed_buckets: frozenset[str],
+) -> tuple[str, Pointer | None]:
+    """Return the real body (and the pointer it came from, to delete after success)."""
+    pointer = parse_pointer(body, attributes)
+    if pointer is None:
+        return body, None
+    if pointer.bucket not in allowed_buckets:
+        raise BucketNotAllowed(
+            f"claim-check pointer names bucket {pointer.bucket!r}, not one this consumer reads"
+        )
+    try:
+        raw = stores(pointer.bucket).get(pointer.key)
+    except InvalidBlobKey as exc:
+        raise MalformedMessage(f"claim-check pointer has an unsafe key: {exc}") from None
+    except BlobNotFound:
+        raise MissingBlob(
+            f"claim-check blob {pointer.bucket}/{pointer.key} is missing (expired or deleted)"
+        ) from None
+    try:
+        return raw.decode("utf-8"), pointer
+    except UnicodeDecodeError:
+        raise MalformedMessage(
+            f"claim-check blob {pointer.bucket}/{pointer.key} is not UTF-8 text"
+        ) from None
+
+
+def strip_reserved(attributes: Attributes) -> dict[str, Attribute]:
+    return {k: v for k, v in attributes.items() if k not in RESERVED_ATTRIBUTES}

@@ -1,0 +1,156 @@
+"""One exception root for everything tayori raises.
+
+Queue errors carry the SQS error code so that the embedded and the AWS backend
+raise the same class for the same mistake, and callers never see botocore or
+sqlite3 exceptions.
+"""
+
+from __future__ import annotations
+
+
+class TayoriError(Exception):
+    """Root of every error tayori raises on purpose."""
+
+
+class ConfigError(TayoriError):
+    """Settings or arguments that cannot work (bad URL, missing bucket, ...)."""
+
+
+# --------------------------------------------------------------------------- queue
+
+
+class QueueError(TayoriError):
+    """A queue call was refused. ``code`` is the SQS error code."""
+
+    code = "QueueError"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class QueueDoesNotExist(QueueError):
+    code = "QueueDoesNotExist"
+
+
+class QueueNameInvalid(QueueError):
+    code = "InvalidParameterValue"
+
+
+class InvalidParameterValue(QueueError):
+    code = "InvalidParameterValue"
+
+
+class MessageTooLong(InvalidParameterValue):
+    """Body plus attributes over the queue's MaximumMessageSize."""
+
+
+class EmptyBatchRequest(QueueError):
+    code = "EmptyBatchRequest"
+
+
+class TooManyEntriesInBatchRequest(QueueError):
+    code = "TooManyEntriesInBatchRequest"
+
+
+class BatchEntryIdsNotDistinct(QueueError):
+    code = "BatchEntryIdsNotDistinct"
+
+
+class InvalidBatchEntryId(QueueError):
+    code = "InvalidBatchEntryId"
+
+
+class BatchRequestTooLong(QueueError):
+    code = "BatchRequestTooLong"
+
+
+class ReceiptHandleIsInvalid(QueueError):
+    code = "ReceiptHandleIsInvalid"
+
+
+class MessageNotInflight(QueueError):
+    code = "MessageNotInflight"
+
+
+class PurgeQueueInProgress(QueueError):
+    """SQS allows one purge per queue every 60 seconds."""
+
+    code = "PurgeQueueInProgress"
+
+
+class QueueUnavailable(QueueError):
+    """The store behind the queue failed (locked too long, I/O error, throttled)."""
+
+    code = "ServiceUnavailable"
+
+
+class SendFailed(TayoriError):
+    """Some entries of a send could not be enqueued after retries.
+
+    ``failed`` maps entry index -> (code, message); ``sent`` holds the ids that did go.
+    """
+
+    def __init__(self, message: str, *, sent: list[str], failed: dict[int, tuple[str, str]]):
+        super().__init__(message)
+        self.sent = sent
+        self.failed = failed
+
+
+# --------------------------------------------------------------------------- blobs
+
+
+class BlobError(TayoriError):
+    """The blob store refused or failed a call."""
+
+
+class BlobNotFound(BlobError):
+    """The claim-check pointer names a blob that does not exist."""
+
+
+class InvalidBlobKey(BlobError):
+    """Blob keys are relative, '/'-separated and never contain '..'."""
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+class PermanentError(TayoriError):
+    """The task cannot succeed: no retry, the message goes to the DLQ at once."""
+
+
+class RetryLater(TayoriError):
+    """Report failure and make the message visible again after ``seconds``."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {seconds:g}s")
+        self.seconds = max(0.0, float(seconds))
+
+
+class BadMessage(PermanentError):
+    """A received message tayori cannot process; it is dead-lettered with this reason."""
+
+
+class MalformedMessage(BadMessage):
+    """The body is not a tayori envelope (not JSON, wrong shape or types)."""
+
+
+class UnsupportedVersion(BadMessage):
+    """The envelope's ``v`` is a version this tayori does not read."""
+
+
+class UnknownTask(BadMessage):
+    """The envelope names a task the app has not registered."""
+
+
+class BucketNotAllowed(BadMessage):
+    """A claim-check pointer names a bucket the consumer may not read."""
+
+
+class MissingBlob(BadMessage):
+    """A claim-check pointer names a blob that is gone."""
+
+
+class MissingIdempotencyKey(BadMessage):
+    """The task's idempotency JMESPath found nothing in the payload."""
