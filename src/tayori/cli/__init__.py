@@ -1,0 +1,22 @@
+"""The ``tayori`` command. Each area registers its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from tayori.cli import core, deploy, mail, plan
+
+app = typer.Typer(
+    name="tayori",
+    help="Bulk email and heavy async work on the Lambda x SQS model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for module in (core, mail, plan, deploy):
+    module.register(app)
+
+
+def main() -> None:
+    app()
