@@ -1,0 +1,217 @@
+"""The AWS backend: SQS queues, S3 claim-check blobs, DynamoDB idempotency records.
+
+boto3 is imported here only, lazily, and each client is created once per backend and
+reused (boto3 clients are thread-safe; Lambda cold start pays for each one created).
+Selected by ``TAYORI_URL=aws://?region=...``; ``TAYORI_ENDPOINT_URL`` points every
+client at a compatible endpoint (moto in tests).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+from tayori.backends.aws.errors import sqs_error
+from tayori.backends.aws.s3 import S3BlobStore
+from tayori.backends.aws.sqs import SqsQueue, queue_arn
+from tayori.backends.base import QueueSpec, check_queue_name
+from tayori.errors import QueueDoesNotExist, QueueError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from tayori.settings import Settings
+
+__all__ = ["AwsBackend", "S3BlobStore", "SqsQueue"]
+
+# Standard retry mode: exponential backoff with jitter on throttling, 5xx and
+# connection errors; what still fails after it surfaces as QueueUnavailable / BlobError.
+MAX_ATTEMPTS = 5
+# Long polls wait up to 20 s: the read timeout must be longer.
+READ_TIMEOUT = 30
+CONNECT_TIMEOUT = 5
+MAX_POOL = 50
+
+
+class AwsBackend:
+    """Factory for SQS queues, S3 blob stores and DynamoDB persistence layers."""
+
+    def __init__(
+        self,
+        region: str = "us-east-1",
+        *,
+        endpoint_url: str | None = None,
+        bucket: str = "tayori",
+        idempotency_table: str = "tayori-idempotency",
+        session: Any = None,
+    ) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.default_bucket = bucket
+        self.idempotency_table = idempotency_table
+        self._session = session
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._urls: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AwsBackend:
+        return cls(
+            settings.region,
+            endpoint_url=settings.endpoint_url,
+            bucket=settings.bucket,
+            idempotency_table=settings.idempotency_table,
+        )
+
+    def __repr__(self) -> str:
+        where = f", endpoint_url={self.endpoint_url!r}" if self.endpoint_url else ""
+        return f"AwsBackend({self.region!r}{where})"
+
+    # -------------------------------------------------------------- clients
+
+    def client(self, service: str) -> Any:
+        """The backend's one boto3 client for ``service`` (sqs, s3, dynamodb)."""
+        found = self._clients.get(service)
+        if found is not None:
+            return found
+        with self._lock:
+            if service not in self._clients:
+                import boto3
+                from botocore.config import Config
+
+                config = Config(
+                    region_name=self.region,
+                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+                    connect_timeout=CONNECT_TIMEOUT,
+                    read_timeout=READ_TIMEOUT,
+                    max_pool_connections=MAX_POOL,
+                )
+                session = self._session or boto3.session.Session()
+                self._clients[service] = session.client(
+                    service, endpoint_url=self.endpoint_url, config=config
+                )
+            return self._clients[service]
+
+    @property
+    def sqs(self) -> Any:
+        return self.client("sqs")
+
+    # -------------------------------------------------------------- queues
+
+    def _sqs_call(self, op: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self.sqs, op)(**kwargs)
+        except Exception as exc:
+            if type(exc).__module__.startswith(("botocore", "boto3")):
+                raise sqs_error(exc, what) from None
+            raise
+
+    def _url(self, name: str) -> str:
+        url = self._urls.get(name)
+        if url is None:
+            url = self._sqs_call("get_queue_url", f"queue {name!r}", QueueName=name)["QueueUrl"]
+            self._urls[name] = url
+        return url
+
+    def create_queue(self, name: str, spec: QueueSpec | None = None) -> SqsQueue:
+        """Create or update (CreateQueue, then SetQueueAttributes when it already exists)."""
+        check_queue_name(name)
+        spec = spec or QueueSpec()
+        attrs = {
+            "VisibilityTimeout": str(spec.visibility_timeout),
+            "MessageRetentionPeriod": str(spec.retention_seconds),
+            "MaximumMessageSize": str(spec.max_message_size),
+            "DelaySeconds": str(spec.delay_seconds),
+        }
+        if spec.redrive is not None:
+            try:
+                dlq_url = self._url(spec.redrive.dead_letter_queue)
+            except QueueDoesNotExist:
+                raise QueueDoesNotExist(
+                    f"dead-letter queue {spec.redrive.dead_letter_queue!r} does not exist"
+                ) from None
+            attrs["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": queue_arn(dlq_url, self.region),
+                    "maxReceiveCount": spec.redrive.max_receive_count,
+                }
+            )
+        what = f"create queue {name!r}"
+        try:
+            url = self._sqs_call("create_queue", what, QueueName=name, Attributes=attrs)["QueueUrl"]
+            self._urls[name] = url
+            existed = False
+        except QueueError as exc:
+            if exc.code not in ("QueueNameExists", "QueueAlreadyExists"):
+                raise
+            existed = True
+        if existed or spec.redrive is None:
+            # an existing queue takes the new attributes; no redrive means remove it
+            url = self._url(name)
+            current = self._sqs_call(
+                "get_queue_attributes", what, QueueUrl=url, AttributeNames=["RedrivePolicy"]
+            ).get("Attributes", {})
+            update = dict(attrs) if existed else {}
+            if spec.redrive is None and current.get("RedrivePolicy"):
+                update["RedrivePolicy"] = ""
+            if update:
+                self._sqs_call("set_queue_attributes", what, QueueUrl=url, Attributes=update)
+        queue = SqsQueue(self.sqs, name, self._urls[name], self.region)
+        return queue
+
+    def get_queue(self, name: str) -> SqsQueue:
+        check_queue_name(name)
+        return SqsQueue(self.sqs, name, self._url(name), self.region)
+
+    def list_queues(self) -> list[str]:
+        names: list[str] = []
+        kwargs: dict[str, Any] = {"MaxResults": 1000}
+        while True:
+            resp = self._sqs_call("list_queues", "list queues", **kwargs)
+            names.extend(url.rstrip("/").rsplit("/", 1)[-1] for url in resp.get("QueueUrls", []))
+            token = resp.get("NextToken")
+            if not token:
+                return sorted(names)
+            kwargs["NextToken"] = token
+
+    def delete_queue(self, name: str) -> None:
+        """Idempotent like the embedded backend. AWS refuses the same name for 60 s after."""
+        check_queue_name(name)
+        try:
+            url = self._url(name)
+            self._sqs_call("delete_queue", f"delete queue {name!r}", QueueUrl=url)
+        except QueueDoesNotExist:
+            pass
+        self._urls.pop(name, None)
+
+    # -------------------------------------------------------------- blobs, idempotency
+
+    def blob_store(self, bucket: str | None = None) -> S3BlobStore:
+        return S3BlobStore(self.client("s3"), bucket or self.default_bucket)
+
+    def persistence_layer(self) -> DynamoDBPersistenceLayer:
+        """A NEW Powertools layer per call, all sharing the backend's one DynamoDB client."""
+        from tayori.backends.aws.dynamodb import persistence_layer
+
+        return persistence_layer(self.client("dynamodb"), self.idempotency_table)
+
+    def create_resources(self, queues: dict[str, QueueSpec] | None = None) -> None:
+        """Create the bucket and idempotency table (moto, tests, first-time setups)."""
+        from tayori.backends.aws.dynamodb import create_idempotency_table
+        from tayori.backends.aws.s3 import create_bucket
+
+        create_bucket(self.client("s3"), self.default_bucket, self.region)
+        create_idempotency_table(self.client("dynamodb"), self.idempotency_table)
+        for name, spec in (queues or {}).items():
+            self.create_queue(name, spec)
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = self._clients, {}
+        for client in clients.values():
+            try:
+                client.close()
+            except Exception:
+                pass
+        self._urls.clear()
