@@ -1,0 +1,52 @@
+"""Bulk email on tayori: broadcast fan-out, templates, transports, rate limits,
+suppression and one-click unsubscribe."""
+
+from tayori.mail.broadcast import Mailer
+from tayori.mail.message import HeaderInjection, InvalidAddress, InvalidMessage, Message
+from tayori.mail.provider import SimulatedProvider
+from tayori.mail.ratelimit import (
+    DynamoDBRateLimiter,
+    MemoryRateLimiter,
+    RateLimitedTransport,
+    SqliteRateLimiter,
+)
+from tayori.mail.recipients import BadRecipients, read_file
+from tayori.mail.store import BroadcastStatus, SqliteMailStore
+from tayori.mail.templates import TemplateError, Templates
+from tayori.mail.transports import (
+    FileTransport,
+    MemoryTransport,
+    SESTransport,
+    SMTPConfig,
+    SMTPTransport,
+    Transport,
+)
+from tayori.mail.unsubscribe import InvalidToken, UnsubscribeApp, Unsubscriber
+
+__all__ = [
+    "BadRecipients",
+    "BroadcastStatus",
+    "DynamoDBRateLimiter",
+    "FileTransport",
+    "HeaderInjection",
+    "InvalidAddress",
+    "InvalidMessage",
+    "InvalidToken",
+    "Mailer",
+    "MemoryRateLimiter",
+    "MemoryTransport",
+    "Message",
+    "RateLimitedTransport",
+    "SESTransport",
+    "SMTPConfig",
+    "SMTPTransport",
+    "SimulatedProvider",
+    "SqliteMailStore",
+    "SqliteRateLimiter",
+    "TemplateError",
+    "Templates",
+    "Transport",
+    "UnsubscribeApp",
+    "Unsubscriber",
+    "read_file",
+]

@@ -1,0 +1,243 @@
+"""Mailer: one call sends a template to every recipient exactly once, as fast as allowed.
+
+``broadcast`` enqueues ONE message per broadcast. Small lists ride inline (the
+claim-check moves a big body to the blob store); long ones are streamed into
+fixed-size recipient chunks in the blob store first, so producer memory does not
+grow with the list. The fan-out task splits the broadcast into chunk messages and
+each chunk into per-recipient sends with ``send_many``. Every send is idempotent on
+``<broadcast_id>:<recipient>``, and its outcome row never downgrades ``sent``, so
+duplicate deliveries, a redelivered fan-out and a killed worker do not send twice
+(except the documented window: a crash after the provider accepted and before the
+idempotency record completed).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
+from typing import Any
+
+from tayori.errors import ConfigError, PermanentError
+from tayori.mail import store as outcomes
+from tayori.mail.message import InvalidMessage, Message, address_of, check_address
+from tayori.mail.ratelimit import RateLimitedTransport, RateLimiter, SqliteRateLimiter
+from tayori.mail.recipients import Recipient, iter_recipients
+from tayori.mail.store import BroadcastStatus, MailStore, SqliteMailStore
+from tayori.mail.suppression import ingest
+from tayori.mail.templates import TemplateError, Templates
+from tayori.mail.transports.base import Transport
+from tayori.mail.unsubscribe import Unsubscriber
+
+CHUNK_PREFIX = "tayori/broadcasts"
+
+
+class Mailer:
+    """Registers the mail tasks on ``app`` and sends through ``transport``."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        transport: Transport,
+        templates: Templates,
+        sender: str,
+        store: MailStore | None = None,
+        rate_limit: float | RateLimiter | None = None,
+        max_wait: float = 10.0,
+        unsubscriber: Unsubscriber | None = None,
+        queue: str = "mail",
+        prefix: str = "mail",
+        chunk_size: int = 1000,
+        inline_limit: int = 1000,
+    ) -> None:
+        self.app, self.templates = app, templates
+        self.sender = check_address(sender, field_name="sender") and sender
+        self.unsubscriber = unsubscriber
+        self.chunk_size, self.inline_limit = chunk_size, inline_limit
+        if store is None:
+            if app.settings.scheme != "sqlite":
+                raise ConfigError("on AWS give Mailer a store (suppression + broadcast outcomes)")
+            store = SqliteMailStore(app.settings.sqlite_path)
+        self.store = store
+        if isinstance(rate_limit, int | float):
+            if app.settings.scheme != "sqlite":
+                raise ConfigError("on AWS give Mailer a DynamoDBRateLimiter as rate_limit")
+            rate_limit = SqliteRateLimiter(app.settings.sqlite_path, rate_limit, name="provider")
+        self.limiter = rate_limit
+        self.transport: Transport = (
+            RateLimitedTransport(transport, rate_limit, max_wait) if rate_limit else transport
+        )
+        self.fanout = app.task(name=f"{prefix}.fanout", queue=queue, idempotency_key="id")(
+            self._fanout
+        )
+        self.deliver = app.task(name=f"{prefix}.send", queue=queue, idempotency_key="id")(
+            self._deliver
+        )
+        self.message = app.task(name=f"{prefix}.message", queue=queue)(self._send_message)
+        self.feedback = app.task(name=f"{prefix}.feedback", queue=queue)(self._feedback)
+
+    # ------------------------------------------------------------------ producer API
+
+    def broadcast(
+        self,
+        template: str,
+        recipients: Iterable[str | Mapping[str, Any]],
+        context: Mapping[str, Any] | None = None,
+        broadcast_id: str | None = None,
+    ) -> str:
+        """Enqueue one broadcast; return its id (pass the same id to retry safely)."""
+        if not self.templates.exists(template):
+            raise TemplateError(
+                f"template {template!r} is missing", template=template, recipient=None
+            )
+        bid = broadcast_id or str(uuid.uuid4())
+        if not bid or ":" in bid or len(bid) > 200:
+            raise ConfigError("broadcast_id must be 1-200 characters without ':'")
+        context = dict(context or {})
+        json.dumps(context)  # fail here, not in the fan-out, when the context is not JSON
+        self.store.start_broadcast(bid, template)
+        stream = iter_recipients(recipients)
+        head = list(islice(stream, self.inline_limit + 1))
+        base = {"bid": bid, "template": template, "context": context}
+        if len(head) <= self.inline_limit:
+            total = len(head)
+            payload = {**base, "id": f"{bid}:fanout", "recipients": head}
+        else:
+            keys, total = self._store_chunks(bid, head, stream)
+            payload = {**base, "id": f"{bid}:fanout", "chunks": keys}
+        self.store.set_total(bid, total)
+        self.fanout.send(payload)
+        return bid
+
+    def send(self, message: Message) -> str:
+        """Enqueue one prepared message (the Django backend uses this)."""
+        return self.message.send(message.to_dict())
+
+    def status(self, broadcast_id: str) -> BroadcastStatus | None:
+        return self.store.status(broadcast_id)
+
+    def _store_chunks(
+        self, bid: str, head: list[Recipient], rest: Iterator[Recipient]
+    ) -> tuple[list[str], int]:
+        blobs = self.app.backend.blob_store(self.app.settings.bucket)
+        keys: list[str] = []
+        total = 0
+        stream = _chain(head, rest)
+        while chunk := list(islice(stream, self.chunk_size)):
+            key = f"{CHUNK_PREFIX}/{bid}/{len(keys):06d}.jsonl"  # stable: a retry overwrites
+            data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chunk)
+            blobs.put(key, data.encode("utf-8"))
+            keys.append(key)
+            total += len(chunk)
+        return keys, total
+
+    # ------------------------------------------------------------------ tasks
+
+    def _fanout(self, payload: dict[str, Any]) -> dict[str, Any]:
+        bid = payload["bid"]
+        base = {k: payload[k] for k in ("bid", "template", "context")}
+        chunks = payload.get("chunks")
+        if chunks and len(chunks) > 1:
+            ids = self.fanout.send_many(
+                {**base, "id": f"{bid}:fanout:{key.rsplit('/', 1)[-1]}", "chunks": [key]}
+                for key in chunks
+            )
+            return {"chunks": len(ids)}
+        if chunks:
+            blobs = self.app.backend.blob_store(self.app.settings.bucket)
+            lines = blobs.get(chunks[0]).decode("utf-8").splitlines()
+            recipients = [json.loads(line) for line in lines if line.strip()]
+        else:
+            recipients = payload.get("recipients") or []
+        sends = self.deliver.send_many(self._sends(base, recipients))
+        return {"sends": len(sends)}
+
+    def _sends(self, base: dict[str, Any], recipients: list[Recipient]) -> Iterator[dict]:
+        bid = base["bid"]
+        for r in recipients:
+            email = r.get("email", "")
+            try:
+                check_address(email)
+            except InvalidMessage as exc:
+                self.store.record(bid, address_of(email) or email, outcomes.FAILED, str(exc))
+                continue
+            addr = address_of(email)
+            variables = {k: v for k, v in r.items() if k != "email"}
+            yield {**base, "id": f"{bid}:{addr}", "to": email, "vars": variables}
+
+    def _deliver(self, payload: dict[str, Any]) -> dict[str, Any]:
+        bid, to = payload["bid"], payload["to"]
+        addr = address_of(to)
+        if self.store.outcome(bid, addr) == outcomes.SENT:
+            return {"status": "sent", "duplicate": True}
+        reason = self.store.suppression_reason(addr)
+        if reason is not None:
+            self.store.record(bid, addr, outcomes.SUPPRESSED, reason)
+            return {"status": "suppressed"}
+        try:
+            message = self.render(payload["template"], to, payload["context"], payload["vars"], bid)
+            provider_id = self.transport.send(message)
+        except PermanentError as exc:
+            self.store.record(bid, addr, outcomes.FAILED, str(exc))
+            raise
+        self.store.record(bid, addr, outcomes.SENT, provider_id)
+        return {"status": "sent", "provider_id": provider_id}
+
+    def render(
+        self,
+        template: str,
+        to: str,
+        context: Mapping[str, Any],
+        variables: Mapping[str, Any] | None = None,
+        broadcast_id: str = "",
+    ) -> Message:
+        """Build one recipient's message (also useful to preview a template)."""
+        addr = address_of(to)
+        ctx: dict[str, Any] = {**context, **(variables or {}), "email": addr}
+        headers: dict[str, str] = {}
+        if broadcast_id:
+            headers["X-Tayori-Broadcast"] = broadcast_id
+        if self.unsubscriber is not None:
+            ctx["unsubscribe_url"] = self.unsubscriber.url(addr, broadcast_id)
+            headers.update(self.unsubscriber.headers(addr, broadcast_id))
+        rendered = self.templates.render(template, ctx, recipient=addr)
+        try:
+            return Message(
+                sender=self.sender,
+                to=(to,),
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                headers=headers,
+            )
+        except InvalidMessage as exc:
+            raise type(exc)(f"template {template!r} for {addr}: {exc}") from None
+
+    def _send_message(self, payload: dict[str, Any]) -> dict[str, Any]:
+        message = Message.from_dict(payload)
+        live = [r for r in message.recipients if self.store.suppression_reason(r) is None]
+        if not live:
+            return {"status": "suppressed"}
+        return {"status": "sent", "provider_id": self.transport.send(message)}
+
+    def _feedback(self, payload: Any) -> dict[str, Any]:
+        return {"suppressed": ingest(payload, self.store)}
+
+    def ses_feedback_handler(self, event: Mapping[str, Any], context: Any = None) -> dict:
+        """Lambda entry point for an SQS queue subscribed to SES's SNS topic (raw bodies)."""
+        failures = []
+        for record in event.get("Records", []):
+            try:
+                ingest(record["body"], self.store)
+            except PermanentError:
+                continue  # not a notification: nothing to retry
+            except Exception:
+                failures.append({"itemIdentifier": record.get("messageId", "")})
+        return {"batchItemFailures": failures}
+
+
+def _chain(head: list[Recipient], rest: Iterator[Recipient]) -> Iterator[Recipient]:
+    yield from head
+    yield from rest

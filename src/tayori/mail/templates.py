@@ -1,0 +1,112 @@
+"""Sandboxed Jinja2 templates with subject, text and HTML parts.
+
+A template named ``welcome`` is up to three sources: ``welcome.subject``,
+``welcome.txt`` and ``welcome.html`` (each optionally ending in ``.j2``), from a
+directory or a dict. HTML parts are autoescaped, text and subject are not. Every
+failure is a ``PermanentError`` that names the template and the recipient, since
+re-running the same template on the same data fails the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from tayori.errors import PermanentError
+
+PARTS = ("subject", "txt", "html")
+_SUFFIXES = ("", ".j2")
+
+
+class TemplateError(PermanentError):
+    """A template is missing or failed to render for a recipient."""
+
+    def __init__(self, message: str, *, template: str, recipient: str | None) -> None:
+        super().__init__(message)
+        self.template = template
+        self.recipient = recipient
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str | None
+    html: str | None
+
+
+class Templates:
+    """Renders named templates. Give ``directory`` or ``sources`` (name -> source)."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        sources: Mapping[str, str] | None = None,
+    ) -> None:
+        if directory is not None:
+            loader: jinja2.BaseLoader = jinja2.FileSystemLoader(os.fspath(directory))
+        else:
+            loader = jinja2.DictLoader(dict(sources or {}))
+        common: dict[str, Any] = {
+            "loader": loader,
+            "undefined": jinja2.StrictUndefined,
+            "keep_trailing_newline": True,
+        }
+        self._plain = SandboxedEnvironment(autoescape=False, **common)
+        self._html = SandboxedEnvironment(autoescape=True, **common)
+
+    def _source(self, name: str, part: str) -> jinja2.Template | None:
+        env = self._html if part == "html" else self._plain
+        for suffix in _SUFFIXES:
+            try:
+                return env.get_template(f"{name}.{part}{suffix}")
+            except jinja2.TemplateNotFound:
+                continue
+        return None
+
+    def exists(self, name: str) -> bool:
+        try:
+            return any(self._source(name, p) is not None for p in PARTS)
+        except jinja2.TemplateError:
+            return True  # present but broken: render() reports it
+
+    def render(
+        self, name: str, context: Mapping[str, Any], *, recipient: str | None = None
+    ) -> Rendered:
+        """Render all parts for one recipient; raise ``TemplateError`` naming both."""
+        who = f" for {recipient}" if recipient else ""
+        try:
+            parts = {p: self._source(name, p) for p in PARTS}
+        except jinja2.TemplateError as exc:
+            raise TemplateError(
+                f"template {name!r}{who}: {type(exc).__name__}: {exc}",
+                template=name,
+                recipient=recipient,
+            ) from None
+        if parts["subject"] is None or (parts["txt"] is None and parts["html"] is None):
+            raise TemplateError(
+                f"template {name!r}{who} is missing: need {name}.subject and "
+                f"{name}.txt or {name}.html",
+                template=name,
+                recipient=recipient,
+            )
+        out: dict[str, str | None] = {}
+        for part, tmpl in parts.items():
+            if tmpl is None:
+                out[part] = None
+                continue
+            try:
+                out[part] = tmpl.render(dict(context))
+            except Exception as exc:  # sandbox violations, undefined names, filters...
+                raise TemplateError(
+                    f"template {name!r} part {part}{who}: {type(exc).__name__}: {exc}",
+                    template=name,
+                    recipient=recipient,
+                ) from None
+        subject = (out["subject"] or "").strip()
+        return Rendered(subject=subject, text=out["txt"], html=out["html"])

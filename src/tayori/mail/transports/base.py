@@ -1,0 +1,26 @@
+"""The transport protocol: send one validated message, or raise the error taxonomy.
+
+``RetryLater`` for anything that may work later (4xx, throttling, connection trouble),
+``PermanentError`` for what never will (5xx, rejected, invalid address). Transports
+never raise library exceptions, so the task code stays provider-neutral.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from tayori.mail.message import Message
+
+
+@runtime_checkable
+class Transport(Protocol):
+    def send(self, message: Message) -> str:
+        """Deliver ``message``; return the provider's message id."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
+    """Exponential backoff for ``RetryLater`` (attempt counts from 1)."""
+    return min(cap, base * 2 ** max(0, attempt - 1))
