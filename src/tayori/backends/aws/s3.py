@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tayori.backends.aws.errors import s3_error
-from tayori.backends.sqlite.blobs import check_blob_key, check_bucket_name
+from tayori.backends.base import check_blob_key, check_bucket_name
 
 # Claim-check blobs are deleted after success; the lifecycle rule catches the rest
 # (failed, dead-lettered, abandoned). It must outlive queue + DLQ retention.

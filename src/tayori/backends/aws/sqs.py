@@ -132,7 +132,9 @@ class SqsQueue:
 
     def send(self, body: str, attributes: Attributes | None = None, delay_seconds: int = 0) -> str:
         check_message(body, attributes, delay_seconds, self._cached_spec().max_message_size)
-        kwargs: dict[str, Any] = {"MessageBody": body, "DelaySeconds": delay_seconds}
+        kwargs: dict[str, Any] = {"MessageBody": body}
+        if delay_seconds:  # 0 = the queue's own DelaySeconds, as in the embedded queue
+            kwargs["DelaySeconds"] = delay_seconds
         if attributes:
             kwargs["MessageAttributes"] = to_sqs_attributes(attributes)
         return str(self._call("send_message", **kwargs)["MessageId"])
@@ -149,11 +151,9 @@ class SqsQueue:
             except QueueError as exc:
                 failed.append(EntryFailure(entry.id, exc.code, str(exc)))
                 continue
-            item: dict[str, Any] = {
-                "Id": entry.id,
-                "MessageBody": entry.body,
-                "DelaySeconds": entry.delay_seconds,
-            }
+            item: dict[str, Any] = {"Id": entry.id, "MessageBody": entry.body}
+            if entry.delay_seconds:
+                item["DelaySeconds"] = entry.delay_seconds
             if entry.attributes:
                 item["MessageAttributes"] = to_sqs_attributes(entry.attributes)
             wire.append(item)
