@@ -19,8 +19,10 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from tayori.errors import (
     BatchEntryIdsNotDistinct,
     BatchRequestTooLong,
+    ConfigError,
     EmptyBatchRequest,
     InvalidBatchEntryId,
+    InvalidBlobKey,
     InvalidParameterValue,
     MessageTooLong,
     QueueNameInvalid,
@@ -39,11 +41,13 @@ MIN_RETENTION_SECONDS = 60
 MAX_RETENTION_SECONDS = 14 * 24 * 3600
 DEFAULT_MAX_MESSAGE_SIZE = 262_144
 MAX_MESSAGE_SIZE = 1_048_576
+MAX_BLOB_KEY_BYTES = 1024
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _ATTR_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 _ATTR_TYPE = re.compile(r"^(String|Number|Binary)(\.[A-Za-z0-9_.-]{1,200})?$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +321,9 @@ class Backend(Protocol):
 
 def check_range(name: str, value: int, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidParameterValue(f"{name} must be an integer from {low} to {high}, got {value!r}")
+        raise InvalidParameterValue(
+            f"{name} must be an integer from {low} to {high}, got {value!r}"
+        )
 
 
 def check_queue_name(name: str) -> str:
@@ -366,10 +372,8 @@ def _check_body_chars(body: str) -> None:
     # SQS allows #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF
     for ch in body:
         o = ord(ch)
-        if o < 0x20 and ch not in "\t\n\r" or 0xD800 <= o <= 0xDFFF or o in (0xFFFE, 0xFFFF):
-            raise InvalidParameterValue(
-                f"message body contains a character SQS refuses: U+{o:04X}"
-            )
+        if (o < 0x20 and ch not in "\t\n\r") or 0xD800 <= o <= 0xDFFF or o in (0xFFFE, 0xFFFF):
+            raise InvalidParameterValue(f"message body contains a character SQS refuses: U+{o:04X}")
 
 
 def check_batch_ids(ids: Sequence[str]) -> None:
@@ -394,3 +398,25 @@ def check_send_batch(entries: Sequence[SendEntry], limit: int) -> None:
         raise BatchRequestTooLong(
             f"batch of {total} bytes is over the limit of {limit} bytes for one request"
         )
+
+
+def check_bucket_name(bucket: str) -> str:
+    """S3 bucket naming rules (the subset tayori needs), for every blob store."""
+    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket:
+        raise ConfigError(f"invalid bucket name {bucket!r}: 3-63 of a-z 0-9 . -")
+    return bucket
+
+
+def check_blob_key(key: str) -> str:
+    """Keys are relative paths of safe segments: no '..', no absolute paths, no NUL.
+
+    Every blob store calls this before touching storage, so a key one backend refuses
+    is refused by all of them (S3 itself would accept ``../x``; a file store must not).
+    """
+    if not isinstance(key, str) or not key or len(key.encode("utf-8")) > MAX_BLOB_KEY_BYTES:
+        raise InvalidBlobKey(f"invalid blob key {str(key)[:60]!r}")
+    if key.startswith("/") or "\\" in key or "\x00" in key:
+        raise InvalidBlobKey(f"invalid blob key {key[:60]!r}: must be a relative '/' path")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise InvalidBlobKey(f"invalid blob key {key[:60]!r}: empty, '.' or '..' segment")
+    return key

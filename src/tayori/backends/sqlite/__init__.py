@@ -16,7 +16,7 @@ from tayori.backends.sqlite.db import Database
 from tayori.backends.sqlite.idempotency import SCHEMA as IDEMPOTENCY_SCHEMA
 from tayori.backends.sqlite.idempotency import SqlitePersistenceLayer
 from tayori.backends.sqlite.queue import SCHEMA as QUEUE_SCHEMA
-from tayori.backends.sqlite.queue import SqliteQueue
+from tayori.backends.sqlite.queue import SqliteQueue, upgrade
 from tayori.errors import ConfigError, QueueDoesNotExist
 
 __all__ = ["FileBlobStore", "SqliteBackend", "SqlitePersistenceLayer", "SqliteQueue"]
@@ -36,6 +36,7 @@ class SqliteBackend:
         self.region = region
         self.default_bucket = bucket
         self._queues = Database(str(self.directory / "queues.db"), QUEUE_SCHEMA)
+        upgrade(self._queues)
         self._idempotency: Database | None = None
 
     def __repr__(self) -> str:
@@ -58,12 +59,13 @@ class SqliteBackend:
                     )
             conn.execute(
                 "INSERT INTO queues (name, visibility_timeout, retention_seconds, "
-                "max_message_size, dlq, max_receive_count, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "max_message_size, dlq, max_receive_count, created_at, delay_seconds) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                 "visibility_timeout = excluded.visibility_timeout, "
                 "retention_seconds = excluded.retention_seconds, "
                 "max_message_size = excluded.max_message_size, dlq = excluded.dlq, "
-                "max_receive_count = excluded.max_receive_count",
+                "max_receive_count = excluded.max_receive_count, "
+                "delay_seconds = excluded.delay_seconds",
                 (
                     name,
                     spec.visibility_timeout,
@@ -72,6 +74,7 @@ class SqliteBackend:
                     spec.redrive.dead_letter_queue if spec.redrive else None,
                     spec.redrive.max_receive_count if spec.redrive else None,
                     time.time(),
+                    spec.delay_seconds,
                 ),
             )
         return SqliteQueue(self._queues, name, self.region)
@@ -99,9 +102,7 @@ class SqliteBackend:
 
     def persistence_layer(self) -> SqlitePersistenceLayer:
         if self._idempotency is None:
-            self._idempotency = Database(
-                str(self.directory / "idempotency.db"), IDEMPOTENCY_SCHEMA
-            )
+            self._idempotency = Database(str(self.directory / "idempotency.db"), IDEMPOTENCY_SCHEMA)
         return SqlitePersistenceLayer(self._idempotency)
 
     def close(self) -> None:

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 
-from tayori.errors import BlobError, BlobNotFound, ConfigError, InvalidBlobKey
+from tayori.backends.base import check_blob_key, check_bucket_name
+from tayori.errors import BlobError, BlobNotFound, InvalidBlobKey
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-MAX_KEY_BYTES = 1024
-
-
-def check_bucket_name(bucket: str) -> str:
-    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket:
-        raise ConfigError(f"invalid bucket name {bucket!r}: 3-63 of a-z 0-9 . -")
-    return bucket
-
-
-def check_blob_key(key: str) -> str:
-    """Keys are relative paths of safe segments: no '..', no absolute paths, no NUL."""
-    if not isinstance(key, str) or not key or len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise InvalidBlobKey(f"invalid blob key {str(key)[:60]!r}")
-    if key.startswith("/") or "\\" in key or "\x00" in key:
-        raise InvalidBlobKey(f"invalid blob key {key[:60]!r}: must be a relative '/' path")
-    if any(part in ("", ".", "..") for part in key.split("/")):
-        raise InvalidBlobKey(f"invalid blob key {key[:60]!r}: empty, '.' or '..' segment")
-    return key
+__all__ = ["FileBlobStore", "check_blob_key", "check_bucket_name"]
 
 
 class FileBlobStore:
@@ -58,7 +40,9 @@ class FileBlobStore:
                     pass
                 raise
         except OSError as exc:
-            raise BlobError(f"cannot write blob {self.bucket}/{key}: {exc.strerror or exc}") from None
+            raise BlobError(
+                f"cannot write blob {self.bucket}/{key}: {exc.strerror or exc}"
+            ) from None
 
     def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -69,7 +53,9 @@ class FileBlobStore:
         except IsADirectoryError:
             raise BlobNotFound(f"blob {self.bucket}/{key} does not exist") from None
         except OSError as exc:
-            raise BlobError(f"cannot read blob {self.bucket}/{key}: {exc.strerror or exc}") from None
+            raise BlobError(
+                f"cannot read blob {self.bucket}/{key}: {exc.strerror or exc}"
+            ) from None
 
     def delete(self, key: str) -> None:
         path = self._path(key)
@@ -78,4 +64,6 @@ class FileBlobStore:
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise BlobError(f"cannot delete blob {self.bucket}/{key}: {exc.strerror or exc}") from None
+            raise BlobError(
+                f"cannot delete blob {self.bucket}/{key}: {exc.strerror or exc}"
+            ) from None

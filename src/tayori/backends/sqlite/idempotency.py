@@ -77,7 +77,8 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
                     "expiration": data_record.expiry_timestamp,
                     "in_progress_expiration": data_record.in_progress_expiry_timestamp,
                     "status": data_record.status,
-                    "validation": data_record.payload_hash if self.payload_validation_enabled
+                    "validation": data_record.payload_hash
+                    if self.payload_validation_enabled
                     else None,
                     "now": int(now),
                     "now_ms": int(now * 1000),

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS queues (
     dlq TEXT,
     max_receive_count INTEGER,
     created_at REAL NOT NULL,
-    purged_at REAL
+    purged_at REAL,
+    delay_seconds INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,6 +73,14 @@ CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue, visible_at
 PURGE_INTERVAL_SECONDS = 60
 _RECEIPT = re.compile(r"^(\d{1,19})\.([0-9a-f]{32})$")
 _MISSING = object()
+
+
+def upgrade(db: Database) -> None:
+    """Bring a store made by an older tayori up to this schema (idempotent)."""
+    with db.write() as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(queues)")}
+        if "delay_seconds" not in columns:
+            conn.execute("ALTER TABLE queues ADD COLUMN delay_seconds INTEGER NOT NULL DEFAULT 0")
 
 
 def _encode_attrs(attributes: Attributes) -> str:
@@ -114,16 +123,16 @@ class SqliteQueue:
             self._db.read()
             .execute(
                 "SELECT visibility_timeout, retention_seconds, max_message_size, dlq, "
-                "max_receive_count FROM queues WHERE name = ?",
+                "max_receive_count, delay_seconds FROM queues WHERE name = ?",
                 (self.name,),
             )
             .fetchone()
         )
         if row is None:
             raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
-        vt, retention, size, dlq, max_count = row
+        vt, retention, size, dlq, max_count, delay = row
         redrive = RedrivePolicy(dlq, max_count) if dlq else None
-        self._spec = QueueSpec(vt, retention, size, redrive=redrive)
+        self._spec = QueueSpec(vt, retention, size, delay_seconds=delay, redrive=redrive)
         return self._spec
 
     def _cached_spec(self) -> QueueSpec:
@@ -132,9 +141,11 @@ class SqliteQueue:
     # ------------------------------------------------------------------ send
 
     def send(self, body: str, attributes: Attributes | None = None, delay_seconds: int = 0) -> str:
+        """``delay_seconds=0`` (the default) means the queue's own DelaySeconds."""
         spec = self._cached_spec()
         check_message(body, attributes, delay_seconds, spec.max_message_size)
         with self._db.write() as conn:
+            spec = self._current_spec(conn)
             return self._insert(conn, spec, body, attributes or {}, delay_seconds)
 
     def send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
@@ -145,22 +156,40 @@ class SqliteQueue:
         valid: list[SendEntry] = []
         for entry in entries:
             try:
-                check_message(entry.body, entry.attributes, entry.delay_seconds, spec.max_message_size)
+                check_message(
+                    entry.body, entry.attributes, entry.delay_seconds, spec.max_message_size
+                )
             except QueueError as exc:
                 failed.append(EntryFailure(entry.id, exc.code, str(exc)))
             else:
                 valid.append(entry)
         if valid:
             with self._db.write() as conn:
+                spec = self._current_spec(conn)
                 for entry in valid:
-                    mid = self._insert(conn, spec, entry.body, entry.attributes, entry.delay_seconds)
+                    mid = self._insert(
+                        conn, spec, entry.body, entry.attributes, entry.delay_seconds
+                    )
                     ok.append(EntryResult(entry.id, mid))
         return BatchResult(tuple(ok), tuple(failed))
+
+    def _current_spec(self, conn: Any) -> QueueSpec:
+        """The queue's row read inside the write transaction: a deleted queue refuses sends."""
+        row = conn.execute(
+            "SELECT retention_seconds, delay_seconds FROM queues WHERE name = ?", (self.name,)
+        ).fetchone()
+        if row is None:
+            raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
+        spec = self._cached_spec()
+        if (spec.retention_seconds, spec.delay_seconds) != tuple(row):
+            spec = self.spec()
+        return spec
 
     def _insert(
         self, conn: Any, spec: QueueSpec, body: str, attributes: Attributes, delay: int
     ) -> str:
         now = time.time()
+        delay = delay or spec.delay_seconds
         message_id = str(uuid.uuid4())
         conn.execute(
             "INSERT INTO messages (queue, id, body, attrs, md5, sent_at, expires_at, visible_at)"
