@@ -1,3 +1,3 @@
 """Shared fixtures. Area fixtures live in tests/fixtures/ and are loaded here."""
 
-pytest_plugins: list[str] = ["tests.fixtures.moto"]
+pytest_plugins: list[str] = ["tests.fixtures.moto", "tests.fixtures.smtp"]

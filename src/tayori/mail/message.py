@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
 from tayori.errors import PermanentError
@@ -32,6 +32,7 @@ class InvalidAddress(InvalidMessage):
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_ANGLE = re.compile(r"^([^<>]*)<([^<>]*)>\s*$")
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # printable ASCII without ':'
 # headers the message type sets itself; callers may not override them via ``headers``
 _RESERVED = {
@@ -58,8 +59,7 @@ def check_header_value(name: str, value: str) -> str:
 
 def check_address(value: str, *, field_name: str = "address") -> str:
     """Return the bare ``local@domain`` of ``value`` (``Name <a@b>`` allowed), or raise."""
-    check_header_value(field_name, value)
-    name, addr = parseaddr(value)
+    name, addr = split_address(check_header_value(field_name, value))
     if not addr or "@" not in addr or any(c in name for c in "<>"):
         raise InvalidAddress(f"{field_name} {value!r} is not an email address")
     local, _, domain = addr.rpartition("@")
@@ -77,10 +77,21 @@ def check_address(value: str, *, field_name: str = "address") -> str:
     return addr
 
 
+def split_address(value: str) -> tuple[str, str]:
+    """``Name <addr>`` or bare ``addr`` -> (name, addr), taken literally (no lenient parsing)."""
+    match = _ANGLE.match(value)
+    if match is None:
+        return "", value.strip()
+    name = match.group(1).strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = name[1:-1].replace('\\"', '"')
+    return name, match.group(2)
+
+
 def _mailbox(value: str, field_name: str) -> str:
     """Normalised ``Name <addr>`` (or bare addr) after validation."""
     addr = check_address(value, field_name=field_name)
-    name, _ = parseaddr(value)
+    name, _ = split_address(value)
     return formataddr((name, addr)) if name else addr
 
 
@@ -126,11 +137,11 @@ class Message:
     @property
     def recipients(self) -> tuple[str, ...]:
         """Bare addresses of every envelope recipient (To, Cc and Bcc)."""
-        return tuple(parseaddr(a)[1] for a in (*self.to, *self.cc, *self.bcc))
+        return tuple(split_address(a)[1] for a in (*self.to, *self.cc, *self.bcc))
 
     @property
     def envelope_sender(self) -> str:
-        return parseaddr(self.sender)[1]
+        return split_address(self.sender)[1]
 
     def to_mime(self, message_id_domain: str | None = None) -> EmailMessage:
         """The RFC 5322 form (Bcc is not written: it only goes to the envelope)."""
@@ -191,7 +202,7 @@ class Message:
 
 def address_of(recipient: str | Address) -> str:
     """Lower-cased bare address: the identity used for suppression and idempotency."""
-    return parseaddr(str(recipient))[1].strip().lower()
+    return split_address(str(recipient))[1].lower()
 
 
 def normalise_recipients(values: Sequence[str]) -> tuple[str, ...]:
