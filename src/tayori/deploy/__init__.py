@@ -1,0 +1,1 @@
+"""Deployment helpers: the Lambda zip (``package``) and the SAM template (``template``)."""
