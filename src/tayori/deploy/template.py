@@ -21,7 +21,7 @@ from tayori.backends.base import (
     check_bucket_name,
     check_queue_name,
 )
-from tayori.errors import ConfigError
+from tayori.errors import ConfigError, QueueNameInvalid
 
 RUNTIMES = ("3.11", "3.12", "3.13")
 _LOGICAL = re.compile(r"[^A-Za-z0-9]")
@@ -73,8 +73,11 @@ class TemplateOptions:
         if not self.queues:
             raise ConfigError("at least one queue is needed")
         for name in self.queues:
-            check_queue_name(name)
-            check_queue_name(f"{name}{self.dlq_suffix}")
+            try:
+                check_queue_name(name)
+                check_queue_name(f"{name}{self.dlq_suffix}")
+            except QueueNameInvalid as exc:
+                raise ConfigError(str(exc)) from None
         if self.bucket is not None:
             check_bucket_name(self.bucket)
         if self.reserved_concurrency is not None:
