@@ -23,6 +23,9 @@ from tayori.errors import (
 )
 
 POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
+# written by the extended clients' use_legacy_attribute mode (Java 1.x lineage)
+LEGACY_POINTER_CLASS = "com.amazon.sqs.javamessaging.MessageS3Pointer"
+POINTER_CLASSES = (POINTER_CLASS, LEGACY_POINTER_CLASS)
 SIZE_ATTRIBUTE = "ExtendedPayloadSize"
 LEGACY_SIZE_ATTRIBUTE = "SQSLargePayloadSize"
 RESERVED_ATTRIBUTES = (SIZE_ATTRIBUTE, LEGACY_SIZE_ATTRIBUTE)
@@ -58,7 +61,9 @@ def offload(
 
 def parse_pointer(body: str, attributes: Attributes) -> Pointer | None:
     """The pointer in ``body``, or None for an ordinary message."""
-    if not any(name in attributes for name in RESERVED_ATTRIBUTES) and POINTER_CLASS not in body:
+    if not any(name in attributes for name in RESERVED_ATTRIBUTES) and not any(
+        cls in body for cls in POINTER_CLASSES
+    ):
         return None
     try:
         data = json.loads(body)
@@ -66,7 +71,7 @@ def parse_pointer(body: str, attributes: Attributes) -> Pointer | None:
         if any(name in attributes for name in RESERVED_ATTRIBUTES):
             raise MalformedMessage("claim-check size attribute set but body is not a pointer")
         return None
-    if not (isinstance(data, list) and len(data) == 2 and data[0] == POINTER_CLASS):
+    if not (isinstance(data, list) and len(data) == 2 and data[0] in POINTER_CLASSES):
         if any(name in attributes for name in RESERVED_ATTRIBUTES):
             raise MalformedMessage("claim-check size attribute set but body is not a pointer")
         return None

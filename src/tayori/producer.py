@@ -1,0 +1,126 @@
+"""Producer side: envelope -> claim-check -> size-aware batches -> queue, with retries.
+
+A logical send keeps its envelope (and so its idempotency key) across the
+producer's own retries; only entries SQS reports as failed are sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from tayori import claimcheck
+from tayori.backends.base import (
+    MAX_BATCH_ENTRIES,
+    Attribute,
+    BlobStore,
+    Queue,
+    SendEntry,
+    check_message,
+    message_size,
+)
+from tayori.errors import QueueError, QueueUnavailable, SendFailed
+
+log = logging.getLogger("tayori.producer")
+
+SEND_ATTEMPTS = 5
+_TRANSIENT_CODES = {"ServiceUnavailable", "InternalError", "ThrottlingException", "RequestThrottled"}
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    body: str
+    attributes: dict[str, Attribute]
+    delay_seconds: int = 0
+
+
+def encode(
+    body: str,
+    attributes: dict[str, Attribute],
+    delay_seconds: int,
+    store: BlobStore,
+    threshold: int,
+    limit: int,
+) -> Outgoing:
+    """Validate and offload one message; nothing is stored for a message SQS would refuse."""
+    check_message(body, attributes, delay_seconds, max(limit, message_size(body, attributes)))
+    body, attributes = claimcheck.offload(body, attributes, store, threshold)
+    check_message(body, attributes, delay_seconds, limit)
+    return Outgoing(body, attributes, delay_seconds)
+
+
+def batches(items: Iterable[Outgoing], max_bytes: int) -> Iterator[list[Outgoing]]:
+    """Group into batches of <= 10 entries and <= ``max_bytes``; never one over the limit."""
+    batch: list[Outgoing] = []
+    size = 0
+    for item in items:
+        item_size = message_size(item.body, item.attributes)
+        if batch and (len(batch) == MAX_BATCH_ENTRIES or size + item_size > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item_size
+    if batch:
+        yield batch
+
+
+def send_batch(queue: Queue, batch: list[Outgoing]) -> list[str]:
+    """Send one batch; retry transient failures of the whole call or of single entries."""
+    pending = {str(i): item for i, item in enumerate(batch)}
+    ids: dict[str, str] = {}
+    errors: dict[int, tuple[str, str]] = {}
+    for attempt in range(SEND_ATTEMPTS):
+        entries = [
+            SendEntry(k, v.body, v.attributes, v.delay_seconds) for k, v in pending.items()
+        ]
+        try:
+            result = queue.send_batch(entries)
+        except QueueUnavailable as exc:
+            errors = {int(k): (exc.code, str(exc)) for k in pending}
+            _pause(attempt)
+            continue
+        for ok in result.successful:
+            ids[ok.id] = ok.message_id or ""
+            pending.pop(ok.id, None)
+        errors = {}
+        retry: dict[str, Outgoing] = {}
+        for fail in result.failed:
+            errors[int(fail.id)] = (fail.code, fail.message)
+            if not fail.sender_fault or fail.code in _TRANSIENT_CODES:
+                retry[fail.id] = pending[fail.id]
+        if not result.failed:
+            break
+        if len(retry) < len(result.failed):  # a sender fault will not fix itself
+            break
+        pending = retry
+        _pause(attempt)
+    if errors:
+        sent = [ids[k] for k in sorted(ids, key=int)]
+        first = next(iter(errors.values()))
+        raise SendFailed(
+            f"{len(errors)} of {len(batch)} messages not enqueued to {queue.name}: "
+            f"{first[0]}: {first[1]}",
+            sent=sent,
+            failed=errors,
+        )
+    return [ids[str(i)] for i in range(len(batch))]
+
+
+def send_one(queue: Queue, item: Outgoing) -> str:
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            return queue.send(item.body, item.attributes, item.delay_seconds)
+        except QueueUnavailable:
+            if attempt == SEND_ATTEMPTS - 1:
+                raise
+            _pause(attempt)
+    raise AssertionError("unreachable")
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(min(2.0, 0.05 * 2**attempt))
+
+
+__all__ = ["Outgoing", "QueueError", "batches", "encode", "send_batch", "send_one"]

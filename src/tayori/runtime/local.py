@@ -1,0 +1,330 @@
+"""The local event-source-mapping emulator: polls queues and invokes the handler like Lambda.
+
+Per queue, a group of pollers (threads) starts small and adds a poller whenever a
+receive comes back full, up to the maximum concurrency; a poller leaves when its
+receive comes back empty. Each batch is one "invocation" on its own thread, with
+the function timeout enforced the way Lambda does from the outside: the batch is
+treated as failed and its late result discarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tayori.backends.base import MAX_BATCH_ENTRIES, HandleEntry, Message, Queue
+from tayori.errors import ConfigError, QueueError
+from tayori.runtime.esm import (
+    MAX_BATCH_SIZE,
+    MAX_BATCHING_WINDOW,
+    MAX_FUNCTION_TIMEOUT,
+    check_visibility_timeout,
+    succeeded_ids,
+)
+
+log = logging.getLogger("tayori.runtime")
+
+HandlerFn = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    concurrency: int = 10
+    batch_size: int = 10
+    batching_window: float = 0.0
+    function_timeout: float = 30.0
+    initial_concurrency: int = 5
+    poll_wait_seconds: int = 1
+    queues: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= 10_000:
+            raise ConfigError(f"concurrency must be 1-10000, got {self.concurrency}")
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ConfigError(f"batch size must be 1-{MAX_BATCH_SIZE}, got {self.batch_size}")
+        if not 0 <= self.batching_window <= MAX_BATCHING_WINDOW:
+            raise ConfigError(f"batching window must be 0-300 s, got {self.batching_window}")
+        if self.batch_size > MAX_BATCH_ENTRIES and self.batching_window < 1:
+            raise ConfigError("a batch size over 10 needs a batching window of at least 1 s")
+        if not 0 < self.function_timeout <= MAX_FUNCTION_TIMEOUT:
+            raise ConfigError(f"function timeout must be 0-900 s, got {self.function_timeout}")
+        if not 0 <= self.poll_wait_seconds <= 20:
+            raise ConfigError("poll wait must be 0-20 s")
+
+
+@dataclass
+class RunStats:
+    invocations: int = 0
+    records: int = 0
+    deleted: int = 0
+    failed_records: int = 0
+    function_errors: int = 0
+    timeouts: int = 0
+    peak_concurrency: int = 0
+    elapsed_s: float = 0.0
+    idle: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+
+class LambdaContext:
+    """What a Lambda handler gets as ``context``; remaining time follows the function timeout."""
+
+    def __init__(self, function_name: str, timeout: float, memory_mb: int = 512) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory_mb
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _Group:
+    """The pollers of one queue (one event source mapping)."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        self.size = 0
+        self.lock = threading.Lock()
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        app: Any,
+        config: RuntimeConfig | None = None,
+        *,
+        handler: HandlerFn | None = None,
+    ) -> None:
+        self.app = app
+        self.config = config or RuntimeConfig()
+        self.handler: HandlerFn = handler or app.lambda_handler
+        self.stats = RunStats()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._threads_lock = threading.Lock()
+        self._running = 0
+        self._running_lock = threading.Lock()
+        self._groups: list[_Group] = []
+        self._started_at = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def queue_names(self) -> list[str]:
+        return list(self.config.queues) if self.config.queues else list(self.app.queue_names)
+
+    @property
+    def running_invocations(self) -> int:
+        return self._running
+
+    def start(self) -> None:
+        names = self.queue_names
+        if not names:
+            raise ConfigError(f"app {self.app.name!r} has no tasks, so no queues to poll")
+        self._stopping.clear()
+        self._started_at = time.monotonic()
+        for name in names:
+            queue = self.app.queue(name)
+            warning = check_visibility_timeout(
+                name,
+                queue.spec().visibility_timeout,
+                self.config.function_timeout,
+                self.config.batching_window,
+            )
+            if warning:
+                log.warning(warning)
+            group = _Group(queue)
+            self._groups.append(group)
+            for _ in range(min(self.config.initial_concurrency, self.config.concurrency)):
+                self._spawn(group)
+
+    def stop(self, grace: float | None = None) -> RunStats:
+        """Stop polling; let running invocations finish (up to ``grace``), release the rest."""
+        self._stopping.set()
+        deadline = time.monotonic() + (
+            self.config.function_timeout + self.config.poll_wait_seconds + 1
+            if grace is None
+            else grace
+        )
+        with self._threads_lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.stats.elapsed_s = round(time.monotonic() - self._started_at, 3)
+        return self.stats
+
+    def run_until_idle(self, timeout: float | None = None, settle: float = 0.3) -> RunStats:
+        """Run until every polled queue is empty with nothing in flight, then stop."""
+        self.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        quiet_since: float | None = None
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.05)
+                if self._running == 0 and all(g.queue.stats().total == 0 for g in self._groups):
+                    quiet_since = quiet_since or time.monotonic()
+                    if time.monotonic() - quiet_since >= settle:
+                        self.stats.idle = True
+                        break
+                else:
+                    quiet_since = None
+        finally:
+            self.stop()
+        return self.stats
+
+    # ------------------------------------------------------------------ pollers
+
+    def _spawn(self, group: _Group) -> bool:
+        with group.lock:
+            if group.size >= self.config.concurrency or self._stopping.is_set():
+                return False
+            group.size += 1
+        thread = threading.Thread(
+            target=self._poll, args=(group,), name=f"tayori-poll-{group.queue.name}", daemon=True
+        )
+        with self._threads_lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+        return True
+
+    def _poll(self, group: _Group) -> None:
+        try:
+            while not self._stopping.is_set():
+                batch = self._gather(group.queue)
+                if not batch:
+                    with group.lock:
+                        if group.size > min(self.config.initial_concurrency, self.config.concurrency):
+                            group.size -= 1
+                            return
+                    continue
+                if self._stopping.is_set():
+                    self._release(group.queue, batch)
+                    break
+                if len(batch) >= self.config.batch_size:
+                    self._spawn(group)  # full batch: there is more work, scale up
+                self._invoke(group.queue, batch)
+        except Exception as exc:
+            log.error("poller for %s stopped: %s", group.queue.name, exc)
+            with group.lock:
+                group.size -= 1
+            if not self._stopping.is_set():
+                time.sleep(1)
+                self._spawn(group)
+            return
+        with group.lock:
+            group.size -= 1
+
+    def _gather(self, queue: Queue) -> list[Message]:
+        size = self.config.batch_size
+        try:
+            batch = queue.receive(
+                min(MAX_BATCH_ENTRIES, size), wait_seconds=self.config.poll_wait_seconds
+            )
+        except QueueError as exc:
+            log.warning("receive from %s failed: %s; backing off", queue.name, exc)
+            self._stopping.wait(1.0)
+            return []
+        if not batch or (len(batch) >= size) or self.config.batching_window <= 0:
+            return batch
+        window_end = time.monotonic() + self.config.batching_window
+        while len(batch) < size and not self._stopping.is_set():
+            left = window_end - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                more = queue.receive(
+                    min(MAX_BATCH_ENTRIES, size - len(batch)),
+                    wait_seconds=min(20, max(0, int(left))),
+                )
+            except QueueError:
+                break
+            if not more:
+                if left < 1:
+                    break
+                continue
+            batch.extend(more)
+        return batch
+
+    # ------------------------------------------------------------------ invocation
+
+    def _invoke(self, queue: Queue, batch: list[Message]) -> None:
+        region = getattr(self.app.backend, "region", "local")
+        event = {"Records": [m.to_lambda_record(queue.arn, region) for m in batch]}
+        context = LambdaContext(f"{self.app.name}-{queue.name}", self.config.function_timeout)
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            with self._running_lock:
+                self._running += 1
+                self.stats.peak_concurrency = max(self.stats.peak_concurrency, self._running)
+            try:
+                box["response"] = self.handler(event, context)
+            except BaseException as exc:
+                box["error"] = exc
+            finally:
+                with self._running_lock:
+                    self._running -= 1
+                done.set()
+
+        self.stats.add(invocations=1, records=len(batch))
+        threading.Thread(target=run, name="tayori-invoke", daemon=True).start()
+        if not done.wait(self.config.function_timeout):
+            # Lambda would kill it; the batch returns after the visibility timeout
+            self.stats.add(timeouts=1, failed_records=len(batch))
+            log.warning(
+                "invocation on %s timed out after %ss; %d records will be retried",
+                queue.name,
+                self.config.function_timeout,
+                len(batch),
+            )
+            return
+        if "error" in box:
+            self.stats.add(function_errors=1, failed_records=len(batch))
+            log.warning("invocation on %s failed: %s", queue.name, box["error"])
+            return
+        ok = succeeded_ids([m.message_id for m in batch], box.get("response"))
+        self.stats.add(failed_records=len(batch) - sum(m.message_id in ok for m in batch))
+        self._delete(queue, [m for m in batch if m.message_id in ok])
+
+    def _delete(self, queue: Queue, messages: list[Message]) -> None:
+        for i in range(0, len(messages), MAX_BATCH_ENTRIES):
+            part = messages[i : i + MAX_BATCH_ENTRIES]
+            entries = [HandleEntry(str(n), m.receipt_handle) for n, m in enumerate(part)]
+            try:
+                result = queue.delete_batch(entries)
+            except QueueError as exc:
+                log.warning("delete on %s failed: %s; messages will be redelivered", queue.name, exc)
+                continue
+            self.stats.add(deleted=len(result.successful))
+
+    def _release(self, queue: Queue, batch: list[Message]) -> None:
+        """Hand a received but unprocessed batch back at once (graceful stop)."""
+        for i in range(0, len(batch), MAX_BATCH_ENTRIES):
+            part = batch[i : i + MAX_BATCH_ENTRIES]
+            try:
+                queue.change_visibility_batch(
+                    [HandleEntry(str(n), m.receipt_handle, 0) for n, m in enumerate(part)]
+                )
+            except QueueError as exc:
+                log.warning("could not release messages on %s: %s", queue.name, exc)
