@@ -102,13 +102,12 @@ def test_python_extended_client_legacy_mode(
     moto_url: str, aws: AwsBackend, queue: SqsQueue
 ) -> None:
     """Python client with ``use_legacy_attribute=True`` writes the Java 1.x pointer class
-    ``com.amazon.sqs.javamessaging.MessageS3Pointer``. tayori's codec only reads the
-    payload-offloading class, so it dead-letters such a message as malformed (one line)
-    instead of guessing. Documented in docs/aws.md.
+    ``com.amazon.sqs.javamessaging.MessageS3Pointer`` and ``SQSLargePayloadSize``;
+    tayori reads that shape too.
     """
     peer(moto_url, "send", queue.url, BUCKET, str(LARGE), "legacy")
     (msg,) = queue.receive(1, 2)
     assert claimcheck.LEGACY_SIZE_ATTRIBUTE in msg.attributes
     assert "com.amazon.sqs.javamessaging.MessageS3Pointer" in msg.body
-    with pytest.raises(MalformedMessage):
-        claimcheck.resolve(msg.body, msg.attributes, aws.blob_store, ALLOWED)
+    body, pointer = claimcheck.resolve(msg.body, msg.attributes, aws.blob_store, ALLOWED)
+    assert len(body.encode()) == LARGE and pointer is not None and pointer.bucket == BUCKET
