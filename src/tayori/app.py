@@ -112,7 +112,7 @@ class Task:
             payload = args[0]
         else:
             raise ConfigError("apply_async takes one payload: args=(payload,) or kwargs")
-        delay = 0 if countdown is None else int(round(countdown))
+        delay = 0 if countdown is None else round(countdown)
         if not 0 <= delay <= 900:
             raise ConfigError(
                 f"countdown {countdown}s is over SQS's 900 s delay limit; schedule it instead"
@@ -239,7 +239,7 @@ class App:
         return Handler(self)
 
     def lambda_handler(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        """AWS Lambda entry point (``module.app.lambda_handler``), also used by the local runtime."""
+        """AWS Lambda entry point (``module.app.lambda_handler``); the local runtime uses it too."""
         return self.handler(event, context)
 
 

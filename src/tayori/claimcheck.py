@@ -69,7 +69,9 @@ def parse_pointer(body: str, attributes: Attributes) -> Pointer | None:
         data = json.loads(body)
     except ValueError:
         if any(name in attributes for name in RESERVED_ATTRIBUTES):
-            raise MalformedMessage("claim-check size attribute set but body is not a pointer")
+            raise MalformedMessage(
+                "claim-check size attribute set but body is not a pointer"
+            ) from None
         return None
     if not (isinstance(data, list) and len(data) == 2 and data[0] in POINTER_CLASSES):
         if any(name in attributes for name in RESERVED_ATTRIBUTES):

@@ -309,11 +309,7 @@ def _attributes(raw: Mapping[str, Any]) -> dict[str, Attribute]:
 def _with_reason(
     body: str, attributes: Attributes, reason: str, error_type: str
 ) -> dict[str, Attribute]:
-    out = {
-        k: v
-        for k, v in attributes.items()
-        if k not in (ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE)
-    }
+    out = {k: v for k, v in attributes.items() if k not in (ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE)}
     room = MAX_ATTRIBUTES - len(out)
     if room <= 0:  # keep the reason: it matters more than the last user attribute
         out = dict(list(out.items())[: MAX_ATTRIBUTES - 2])

@@ -26,7 +26,12 @@ from tayori.errors import QueueError, QueueUnavailable, SendFailed
 log = logging.getLogger("tayori.producer")
 
 SEND_ATTEMPTS = 5
-_TRANSIENT_CODES = {"ServiceUnavailable", "InternalError", "ThrottlingException", "RequestThrottled"}
+_TRANSIENT_CODES = {
+    "ServiceUnavailable",
+    "InternalError",
+    "ThrottlingException",
+    "RequestThrottled",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +77,7 @@ def send_batch(queue: Queue, batch: list[Outgoing]) -> list[str]:
     ids: dict[str, str] = {}
     errors: dict[int, tuple[str, str]] = {}
     for attempt in range(SEND_ATTEMPTS):
-        entries = [
-            SendEntry(k, v.body, v.attributes, v.delay_seconds) for k, v in pending.items()
-        ]
+        entries = [SendEntry(k, v.body, v.attributes, v.delay_seconds) for k, v in pending.items()]
         try:
             result = queue.send_batch(entries)
         except QueueUnavailable as exc:

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +126,8 @@ class LocalRuntime:
         self._running_lock = threading.Lock()
         self._groups: list[_Group] = []
         self._started_at = 0.0
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -169,6 +172,10 @@ class LocalRuntime:
             threads = list(self._threads)
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
         self.stats.elapsed_s = round(time.monotonic() - self._started_at, 3)
         return self.stats
 
@@ -213,7 +220,9 @@ class LocalRuntime:
                 batch = self._gather(group.queue)
                 if not batch:
                     with group.lock:
-                        if group.size > min(self.config.initial_concurrency, self.config.concurrency):
+                        if group.size > min(
+                            self.config.initial_concurrency, self.config.concurrency
+                        ):
                             group.size -= 1
                             return
                     continue
@@ -267,6 +276,14 @@ class LocalRuntime:
 
     # ------------------------------------------------------------------ invocation
 
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                # room for every poller's invocation plus as many timed-out stragglers
+                size = 2 * self.config.concurrency * max(1, len(self._groups))
+                self._pool = ThreadPoolExecutor(size, thread_name_prefix="tayori-invoke")
+            return self._pool
+
     def _invoke(self, queue: Queue, batch: list[Message]) -> None:
         region = getattr(self.app.backend, "region", "local")
         event = {"Records": [m.to_lambda_record(queue.arn, region) for m in batch]}
@@ -275,6 +292,8 @@ class LocalRuntime:
         box: dict[str, Any] = {}
 
         def run() -> None:
+            # pooled threads keep their SQLite connections across invocations, as a warm
+            # Lambda execution environment keeps its clients
             with self._running_lock:
                 self._running += 1
                 self.stats.peak_concurrency = max(self.stats.peak_concurrency, self._running)
@@ -288,7 +307,7 @@ class LocalRuntime:
                 done.set()
 
         self.stats.add(invocations=1, records=len(batch))
-        threading.Thread(target=run, name="tayori-invoke", daemon=True).start()
+        self._executor().submit(run)
         if not done.wait(self.config.function_timeout):
             # Lambda would kill it; the batch returns after the visibility timeout
             self.stats.add(timeouts=1, failed_records=len(batch))
@@ -314,7 +333,9 @@ class LocalRuntime:
             try:
                 result = queue.delete_batch(entries)
             except QueueError as exc:
-                log.warning("delete on %s failed: %s; messages will be redelivered", queue.name, exc)
+                log.warning(
+                    "delete on %s failed: %s; messages will be redelivered", queue.name, exc
+                )
                 continue
             self.stats.add(deleted=len(result.successful))
 
