@@ -53,7 +53,8 @@ class Mailer:
         inline_limit: int = 1000,
     ) -> None:
         self.app, self.templates = app, templates
-        self.sender = check_address(sender, field_name="sender") and sender
+        check_address(sender, field_name="sender")
+        self.sender = sender
         self.unsubscriber = unsubscriber
         self.chunk_size, self.inline_limit = chunk_size, inline_limit
         if store is None:
@@ -86,6 +87,8 @@ class Mailer:
         recipients: Iterable[str | Mapping[str, Any]],
         context: Mapping[str, Any] | None = None,
         broadcast_id: str | None = None,
+        *,
+        sender: str | None = None,
     ) -> str:
         """Enqueue one broadcast; return its id (pass the same id to retry safely)."""
         if not self.templates.exists(template):
@@ -100,7 +103,10 @@ class Mailer:
         self.store.start_broadcast(bid, template)
         stream = iter_recipients(recipients)
         head = list(islice(stream, self.inline_limit + 1))
-        base = {"bid": bid, "template": template, "context": context}
+        base: dict[str, Any] = {"bid": bid, "template": template, "context": context}
+        if sender is not None:
+            check_address(sender, field_name="sender")
+            base["sender"] = sender
         if len(head) <= self.inline_limit:
             total = len(head)
             payload = {**base, "id": f"{bid}:fanout", "recipients": head}
@@ -137,7 +143,7 @@ class Mailer:
 
     def _fanout(self, payload: dict[str, Any]) -> dict[str, Any]:
         bid = payload["bid"]
-        base = {k: payload[k] for k in ("bid", "template", "context")}
+        base = {k: payload[k] for k in ("bid", "template", "context", "sender") if k in payload}
         chunks = payload.get("chunks")
         if chunks and len(chunks) > 1:
             ids = self.fanout.send_many(
@@ -177,7 +183,14 @@ class Mailer:
             self.store.record(bid, addr, outcomes.SUPPRESSED, reason)
             return {"status": "suppressed"}
         try:
-            message = self.render(payload["template"], to, payload["context"], payload["vars"], bid)
+            message = self.render(
+                payload["template"],
+                to,
+                payload["context"],
+                payload["vars"],
+                bid,
+                sender=payload.get("sender"),
+            )
             provider_id = self.transport.send(message)
         except PermanentError as exc:
             self.store.record(bid, addr, outcomes.FAILED, str(exc))
@@ -192,6 +205,8 @@ class Mailer:
         context: Mapping[str, Any],
         variables: Mapping[str, Any] | None = None,
         broadcast_id: str = "",
+        *,
+        sender: str | None = None,
     ) -> Message:
         """Build one recipient's message (also useful to preview a template)."""
         addr = address_of(to)
@@ -205,7 +220,7 @@ class Mailer:
         rendered = self.templates.render(template, ctx, recipient=addr)
         try:
             return Message(
-                sender=self.sender,
+                sender=sender or self.sender,
                 to=(to,),
                 subject=rendered.subject,
                 text=rendered.text,
@@ -236,6 +251,31 @@ class Mailer:
             except Exception:
                 failures.append({"itemIdentifier": record.get("messageId", "")})
         return {"batchItemFailures": failures}
+
+
+def load_mailer(spec: str | Mailer) -> Mailer:
+    """``"module:attr"`` naming a Mailer (or an object with a ``.mailer``) -> the Mailer."""
+    if isinstance(spec, Mailer):
+        return spec
+    import importlib
+    import sys
+    from pathlib import Path
+
+    module_name, _, attr = str(spec).partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"a mailer is named module:attr, got {spec!r}")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import {module_name!r}: {exc}") from None
+    finally:
+        sys.path.pop(0)
+    obj = getattr(module, attr, None)
+    obj = getattr(obj, "mailer", obj)
+    if not isinstance(obj, Mailer):
+        raise ConfigError(f"{spec} is not a tayori.mail.Mailer")
+    return obj
 
 
 def _chain(head: list[Recipient], rest: Iterator[Recipient]) -> Iterator[Recipient]:
