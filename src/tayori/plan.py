@@ -77,6 +77,7 @@ def simulate(
     rate_cap: float | None = None,
     batching_window_s: float = 0.0,
     cold_start_s: float = 0.0,
+    startup_s: float = 0.0,
     max_points: int = 1000,
 ) -> Simulation:
     """Drain ``messages`` already in the queue; event-driven, exact without a rate cap.
@@ -89,7 +90,8 @@ def simulate(
     """
     send = max(message_s, 1e-9) if rate_cap is not None else message_s
     queued = remaining = messages
-    t = v = 0.0  # real time; work done by any one sending execution (virtual time)
+    t = startup_s  # real time (the consumer starts after startup_s)
+    v = 0.0  # work done by any one sending execution (virtual time)
     limit = max(1, min(scaling.start, scaling.cap))
     step = 1.0 / scaling.ramp_per_s if scaling.ramp_per_s > 0 else math.inf
     next_scale = step
@@ -97,7 +99,8 @@ def simulate(
     sending: list[tuple[float, float, int]] = []  # (finish in virtual time, started, size)
     environments = peak = invocations = 0
     busy = 0.0
-    points: list[tuple[float, int, int]] = [(0.0, remaining, 0)]
+    points: list[tuple[float, int, int]] = [(0.0, remaining, 0), (t, remaining, 0)]
+    next_scale += t
     while remaining > 0:
         while len(setup) + len(sending) < limit and queued > 0:
             size = min(batch_size, queued)
@@ -181,6 +184,7 @@ class PlanInput:
     embedded_ramp_per_s: float = 0.0
     embedded_message_overhead_ms: float = 0.5
     embedded_batch_overhead_ms: float = 3.0
+    embedded_startup_ms: float = 100.0  # pollers start, the handler module is imported
     machine_rate: float | None = 2000.0  # messages/s one machine's handler path sustains
     celery_workers: int = 10
     celery_task_overhead_ms: float = 2.0
@@ -325,6 +329,7 @@ def plan(inp: PlanInput) -> Plan:
             ramp_per_s=inp.embedded_ramp_per_s,
         ),
         rate_cap=embedded_rate,
+        startup_s=inp.embedded_startup_ms / 1000,
     )
     embedded = {
         "drain_s": emb_sim.drain_s,

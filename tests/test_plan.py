@@ -1,0 +1,257 @@
+"""The planner: simulation invariants, cost arithmetic, the CLI, and the check against the
+local runtime (predicted vs measured drain time within 20%)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tayori.cli.plan import register
+from tayori.errors import ConfigError
+from tayori.plan import PlanInput, Scaling, load_prices, plan, simulate
+
+# --------------------------------------------------------------------------- simulate
+
+
+def test_fixed_concurrency_drains_in_waves() -> None:
+    # 100 batches of 10 x 50 ms over 20 executions: 5 waves of 0.5 s
+    sim = simulate(
+        1000, batch_size=10, message_s=0.05, batch_overhead_s=0.0, scaling=Scaling(20, 20)
+    )
+    assert sim.drain_s == pytest.approx(2.5)
+    assert sim.peak_concurrency == 20
+    assert sim.invocations == 100
+    assert sim.busy_seconds == pytest.approx(100 * 0.5)
+    assert sim.timeline[-1][1] == 0
+
+
+def test_partial_last_batch_and_batching_window() -> None:
+    sim = simulate(
+        25,
+        batch_size=10,
+        message_s=0.1,
+        batch_overhead_s=0.0,
+        scaling=Scaling(1, 1),
+        batching_window_s=2.0,
+    )
+    # 1 s + 1 s + (0.5 s + 2 s window)
+    assert sim.drain_s == pytest.approx(4.5)
+    assert sim.invocations == 3
+
+
+def test_rate_cap_bounds_the_drain() -> None:
+    sim = simulate(
+        2000,
+        batch_size=10,
+        message_s=0.05,
+        batch_overhead_s=0.0,
+        scaling=Scaling(500, 500),
+        rate_cap=100,
+    )
+    assert sim.drain_s == pytest.approx(20.0, rel=0.01)
+
+
+def test_esm_ramp_starts_at_five_and_adds_five_per_second() -> None:
+    sim = simulate(
+        100_000,
+        batch_size=10,
+        message_s=0.1,
+        batch_overhead_s=0.0,
+        scaling=Scaling(5, 1250, ramp_per_s=5.0),
+    )
+    first = next(c for _, _, c in sim.timeline if c)
+    assert first == 5
+    assert 40 <= max(c for t, _, c in sim.timeline if t <= 10.0) <= 56
+    assert sim.peak_concurrency <= 1250
+
+
+def test_cold_start_counts_one_per_environment() -> None:
+    sim = simulate(
+        200,
+        batch_size=10,
+        message_s=0.01,
+        batch_overhead_s=0.0,
+        scaling=Scaling(4, 4),
+        cold_start_s=1.0,
+    )
+    assert sim.cold_starts == 4
+    assert sim.drain_s == pytest.approx(1.0 + 5 * 0.1)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_plan_cost_breakdown_for_10k_small_emails() -> None:
+    p = plan(PlanInput(emails=10_000, provider_rate=None))
+    prices = load_prices()
+    cost, req = p.aws["cost"], p.aws["requests"]
+    # 1,000 send batches + 1,000 receives + 1,000 delete batches, 1 chunk each
+    assert req["sqs_total"] == 3000
+    assert cost["sqs"] == pytest.approx(3000 * prices["sqs"]["standard_per_million_requests"] / 1e6)
+    assert req["lambda_invocations"] == 1000
+    assert req["dynamodb_write_units"] == 20_000  # 2 writes per new key
+    assert cost["ses"] == pytest.approx(1.0)
+    assert req["s3_put"] == 0 and not p.aws["claim_check"]
+    parts = sum(v for k, v in cost.items() if k != "total")
+    assert cost["total"] == pytest.approx(parts)
+    assert p.aws["cost_per_million"]["total"] == pytest.approx(cost["total"] * 100)
+    assert p.aws["gb_seconds"] == pytest.approx(req["lambda_gb_seconds"])
+    # 128 MB x (1,000 x (5 ms + 10 x 60 ms) + cold starts) ~ 80 GB-s
+    assert 70 < p.aws["gb_seconds"] < 100
+
+
+def test_large_payload_goes_through_claim_check_and_64k_chunks() -> None:
+    small = plan(PlanInput(emails=1000, provider_rate=None, payload_kb=100))
+    assert not small.aws["claim_check"]
+    # 100 KB messages: 2 per 256 KiB send batch, each send billed by 64 KiB chunks
+    assert small.aws["requests"]["sqs_send"] == 500 * math.ceil(2 * (100 * 1024 + 200) / 65536)
+    big = plan(PlanInput(emails=1000, provider_rate=None, payload_kb=300))
+    assert big.aws["claim_check"]
+    assert big.aws["requests"]["s3_put"] == 1000 == big.aws["requests"]["s3_get"]
+    assert big.aws["cost"]["s3"] > 0
+    assert big.aws["requests"]["sqs_send"] == 100  # pointers: 10 per batch, 1 chunk
+
+
+def test_provider_rate_limits_all_three_and_recommends_max_concurrency() -> None:
+    p = plan(PlanInput(emails=10_000, provider_rate=100))
+    for side in (p.aws, p.embedded, p.celery):
+        assert side["drain_s"] >= 100.0 * 0.999
+    assert p.aws["drain_s"] == pytest.approx(100, rel=0.05)
+    rec = p.aws["recommended_max_concurrency"]
+    assert rec is not None and 2 <= rec <= 20
+    capped = plan(PlanInput(emails=10_000, provider_rate=100, max_concurrency=rec))
+    assert capped.aws["drain_s"] == pytest.approx(p.aws["drain_s"], rel=0.06)
+    assert capped.aws["cost"]["lambda_compute"] < p.aws["cost"]["lambda_compute"] / 5
+
+
+def test_embedded_and_celery_against_their_bounds() -> None:
+    p = plan(PlanInput(emails=10_000, provider_rate=None, machine_rate=None))
+    assert p.embedded["ideal_drain_s"] == pytest.approx(2.5)
+    assert p.embedded["drain_s"] == pytest.approx(2.5, rel=0.2)
+    assert p.celery["drain_s"] == pytest.approx(10_000 * 0.052 / 10, rel=0.01)
+    # the ESM's slow start makes a small burst slower on AWS than on one machine
+    assert p.aws["peak_concurrency"] < 1250
+
+
+def test_big_batches_respect_the_6mb_invocation_limit() -> None:
+    p = plan(PlanInput(emails=100_000, provider_rate=None, batch_size=10_000, payload_kb=200))
+    assert p.aws["batch_size"] < 10_000
+    assert any("6 MB" in n for n in p.notes)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"emails": 0},
+        {"provider_rate": 0},
+        {"batch_size": 0},
+        {"batch_size": 10_001},
+        {"max_concurrency": 1},
+        {"max_concurrency": 1001},
+        {"memory_mb": 64},
+        {"payload_kb": 0},
+        {"latency_ms": -1},
+    ],
+)
+def test_bad_input_is_a_config_error(kwargs: dict) -> None:
+    base = {"emails": 10, "provider_rate": 1.0}
+    with pytest.raises(ConfigError):
+        PlanInput(**{**base, **kwargs})
+
+
+def test_price_table_is_dated_and_sourced() -> None:
+    prices = load_prices()
+    assert prices["region"] == "us-east-1" and prices["as_of"]
+    for service in ("sqs", "lambda", "dynamodb", "s3", "ses"):
+        assert prices[service]["source"]
+    assert prices["esm"]["initial_concurrency"] == 5
+    assert prices["esm"]["scale_up_per_minute"] == 300
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """Group mode, as the real `tayori` app."""
+
+    register(app)
+    return app
+
+
+def test_cli_json_breakdown(cli: typer.Typer) -> None:
+    result = CliRunner().invoke(
+        cli, ["plan", "--emails", "10000", "--provider-rate", "14", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) >= {"inputs", "aws", "embedded", "celery", "prices", "notes"}
+    assert set(data["aws"]["cost"]) == {
+        "sqs",
+        "lambda_requests",
+        "lambda_compute",
+        "dynamodb_writes",
+        "dynamodb_reads",
+        "s3",
+        "ses",
+        "total",
+    }
+    assert data["aws"]["drain_s"] >= 10_000 / 14
+
+
+def test_cli_text_and_plot(cli: typer.Typer, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "plan.png"
+    result = CliRunner().invoke(
+        cli, ["plan", "--emails", "2000", "--provider-rate", "none", "--plot", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "AWS Lambda + SQS" in result.stdout and "per 1M emails" in result.stdout
+    assert out.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--emails", "abc", "--provider-rate", "1"],
+        ["--emails", "10", "--provider-rate", "-1"],
+        ["--emails", "10"],
+        ["--emails", "10", "--provider-rate", "1", "--batch-size", "0"],
+        ["--emails", "10", "--provider-rate", "1", "--plot", "x.svg"],
+    ],
+)
+def test_cli_bad_input_one_line_exit_2(cli: typer.Typer, args: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["plan", *args])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("tayori plan: ")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_planner_predicts_the_local_runtime_within_20_percent(tmp_path) -> None:
+    """The embedded model against a real drain: 400 messages, 20 ms sends, concurrency 20."""
+    from benchmarks.runners import tayori_burst
+
+    n, latency_ms, concurrency = 400, 20.0, 20
+    predicted = plan(
+        PlanInput(
+            emails=n,
+            provider_rate=None,
+            latency_ms=latency_ms,
+            embedded_concurrency=concurrency,
+        )
+    ).embedded["drain_s"]
+    measured = tayori_burst(n, latency_ms / 1000, concurrency, directory=str(tmp_path))
+    assert measured["sent_unique"] == n
+    error = abs(predicted - measured["drain_s"]) / measured["drain_s"]
+    assert error <= 0.20, f"predicted {predicted:.3f}s, measured {measured['drain_s']:.3f}s"
