@@ -1,0 +1,1 @@
+"""The six scenarios of the reliability harness; each returns a ``ScenarioResult``."""
