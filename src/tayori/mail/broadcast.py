@@ -13,6 +13,7 @@ idempotency record completed).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,7 +22,13 @@ from typing import Any
 
 from tayori.errors import ConfigError, PermanentError
 from tayori.mail import store as outcomes
-from tayori.mail.message import InvalidMessage, Message, address_of, check_address
+from tayori.mail.message import (
+    InvalidMessage,
+    Message,
+    address_of,
+    check_address,
+    split_address,
+)
 from tayori.mail.ratelimit import RateLimitedTransport, RateLimiter, SqliteRateLimiter
 from tayori.mail.recipients import Recipient, iter_recipients
 from tayori.mail.store import BroadcastStatus, MailStore, SqliteMailStore
@@ -213,6 +220,11 @@ class Mailer:
         ctx: dict[str, Any] = {**context, **(variables or {}), "email": addr}
         headers: dict[str, str] = {}
         if broadcast_id:
+            # the same Message-ID on every attempt: if the documented crash window ever
+            # sends twice, mailbox providers and clients collapse the copies
+            digest = hashlib.sha256(f"{broadcast_id}:{addr}".encode()).hexdigest()[:32]
+            domain = split_address(sender or self.sender)[1].rpartition("@")[2]
+            headers["Message-ID"] = f"<tayori.{digest}@{domain}>"
             headers["X-Tayori-Broadcast"] = broadcast_id
         if self.unsubscriber is not None:
             ctx["unsubscribe_url"] = self.unsubscriber.url(addr, broadcast_id)
