@@ -221,10 +221,28 @@ class Handler:
         if not isinstance(body, str) or body == "":
             body = json.dumps({"tayori_unreadable_body": repr(body)[:1000]})
         self._queue(dlq).send(body, _with_reason(body, attributes, reason, error_type))
+        self._delete_source(raw, queue_name)
         self.counters.dead_letter(error_type)
         log.warning(
             "message %s dead-lettered to %s: %s: %s", raw.get("messageId"), dlq, error_type, reason
         )
+
+    def _delete_source(self, raw: dict[str, Any], queue_name: str) -> None:
+        """Delete the dead-lettered message now, not when the batch reports success: an
+        invocation that then times out or crashes must not bring it back to be
+        dead-lettered a second time (the ESM's later delete simply finds nothing)."""
+        handle = raw.get("receiptHandle")
+        if not isinstance(handle, str) or not handle:
+            return
+        try:
+            self._queue(queue_name).delete(handle)
+        except Exception as exc:  # the batch response still deletes it in the normal case
+            log.info(
+                "dead-lettered message %s stays in %s until the batch ends: %s",
+                raw.get("messageId"),
+                queue_name,
+                exc,
+            )
 
     def _dead_letter_raw(self, raw: Any, exc: MalformedMessage) -> None:
         record = raw if isinstance(raw, dict) else {"body": json.dumps(repr(raw)[:1000])}
