@@ -46,9 +46,7 @@ def run(
     workdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     server_cm = (
-        RecordingSmtpServer(Recorder(workdir))
-        if transport == "smtp"
-        else contextlib.nullcontext(0)
+        RecordingSmtpServer(Recorder(workdir)) if transport == "smtp" else contextlib.nullcontext(0)
     )
     with server_cm as port:
         config = HarnessConfig(
