@@ -86,7 +86,7 @@ class SqliteBackend:
         return queue
 
     def list_queues(self) -> list[str]:
-        rows = self._queues.read().execute("SELECT name FROM queues ORDER BY name").fetchall()
+        rows = self._queues.query("SELECT name FROM queues ORDER BY name")
         return [r[0] for r in rows]
 
     def delete_queue(self, name: str) -> None:

@@ -3,6 +3,10 @@
 WAL mode, a busy timeout, one ``BEGIN IMMEDIATE`` transaction per call, and a
 process-local lock so threads of one process queue up in Python instead of
 spinning in SQLite's busy handler.
+
+Each thread has its own connection, closed when the thread ends (a worker that
+starts a thread per execution must not leak two file descriptors per thread).
+A forked child never touches, not even closes, a connection opened by its parent.
 """
 
 from __future__ import annotations
@@ -11,13 +15,42 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from tayori.errors import QueueUnavailable
 
 BUSY_TIMEOUT_MS = 30_000
 _LOCKED_RETRY_SECONDS = 60.0
+
+# Connections inherited across fork(): SQLite forbids using them in the child, and
+# closing one there could disturb the parent's locks, so the child keeps them open.
+_FORK_ORPHANS: list[sqlite3.Connection] = []
+
+
+class _Owned:
+    """A thread's connection; closed when the thread-local drops it (thread end)."""
+
+    __slots__ = ("__weakref__", "conn", "pid")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.pid = os.getpid()
+
+    def close(self) -> None:
+        if self.pid == os.getpid():
+            try:
+                self.conn.close()
+            except sqlite3.Error:
+                pass
+
+    def __del__(self) -> None:
+        if self.pid != os.getpid():
+            _FORK_ORPHANS.append(self.conn)  # keep it referenced: never closed in the child
+        else:
+            self.close()
 
 
 class Database:
@@ -27,7 +60,7 @@ class Database:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._pid = os.getpid()
-        self._all: list[sqlite3.Connection] = []
+        self._all: weakref.WeakSet[_Owned] = weakref.WeakSet()
         self._all_lock = threading.Lock()
         try:
             with self.write() as conn:
@@ -38,12 +71,15 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         if self._pid != os.getpid():  # forked: never reuse the parent's connections or lock
-            self._local = threading.local()
-            self._write_lock = threading.Lock()
-            self._all = []
-            self._pid = os.getpid()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+            with self._all_lock:
+                if self._pid != os.getpid():
+                    _FORK_ORPHANS.extend(owned.conn for owned in list(self._all))
+                    self._local = threading.local()
+                    self._write_lock = threading.Lock()
+                    self._all = weakref.WeakSet()
+                    self._pid = os.getpid()
+        owned = getattr(self._local, "owned", None)
+        if owned is None:
             try:
                 conn = sqlite3.connect(
                     self.path,
@@ -56,10 +92,11 @@ class Database:
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as exc:
                 raise QueueUnavailable(f"cannot open SQLite store {self.path}: {exc}") from None
-            self._local.conn = conn
+            owned = _Owned(conn)
+            self._local.owned = owned
             with self._all_lock:
-                self._all.append(conn)
-        return conn
+                self._all.add(owned)
+        return owned.conn
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -96,17 +133,40 @@ class Database:
                     raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
 
     def read(self) -> sqlite3.Connection:
-        """A connection for single-statement reads (autocommit snapshot)."""
+        """A connection for single-statement reads (autocommit snapshot).
+
+        Prefer :meth:`query`, which maps SQLite errors to ``QueueUnavailable``.
+        """
         return self._connect()
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """One read statement; a busy store is retried, errors never surface as sqlite3's."""
+        deadline = time.monotonic() + _LOCKED_RETRY_SECONDS
+        while True:
+            try:
+                return self._connect().execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
+                if time.monotonic() > deadline:
+                    raise QueueUnavailable(
+                        f"SQLite store {self.path} stayed locked for {_LOCKED_RETRY_SECONDS:.0f}s"
+                    ) from None
+                time.sleep(0.01)
+            except sqlite3.Error as exc:
+                raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
+
+    def query_one(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> tuple[Any, ...] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
 
     def close(self) -> None:
         with self._all_lock:
-            for conn in self._all:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._all.clear()
+            for owned in list(self._all):
+                owned.close()
+            self._all = weakref.WeakSet()
         self._local = threading.local()
 
 

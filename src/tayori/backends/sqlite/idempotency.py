@@ -54,14 +54,10 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
         self._db = db
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
-        row = (
-            self._db.read()
-            .execute(
-                "SELECT id, status, expiration, in_progress_expiration, data, validation "
-                "FROM idempotency WHERE id = ?",
-                (idempotency_key,),
-            )
-            .fetchone()
+        row = self._db.query_one(
+            "SELECT id, status, expiration, in_progress_expiration, data, validation "
+            "FROM idempotency WHERE id = ?",
+            (idempotency_key,),
         )
         if row is None:
             raise IdempotencyItemNotFoundError

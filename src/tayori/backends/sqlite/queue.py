@@ -119,14 +119,10 @@ class SqliteQueue:
     # ------------------------------------------------------------------ config
 
     def spec(self) -> QueueSpec:
-        row = (
-            self._db.read()
-            .execute(
-                "SELECT visibility_timeout, retention_seconds, max_message_size, dlq, "
-                "max_receive_count, delay_seconds FROM queues WHERE name = ?",
-                (self.name,),
-            )
-            .fetchone()
+        row = self._db.query_one(
+            "SELECT visibility_timeout, retention_seconds, max_message_size, dlq, "
+            "max_receive_count, delay_seconds FROM queues WHERE name = ?",
+            (self.name,),
         )
         if row is None:
             raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
@@ -374,16 +370,12 @@ class SqliteQueue:
 
     def stats(self) -> QueueStats:
         now = time.time()
-        row = (
-            self._db.read()
-            .execute(
-                "SELECT "
-                " COALESCE(SUM(visible_at <= ?), 0),"
-                " COALESCE(SUM(visible_at > ? AND receipt IS NOT NULL), 0),"
-                " COALESCE(SUM(visible_at > ? AND receipt IS NULL), 0)"
-                " FROM messages WHERE queue = ? AND expires_at > ?",
-                (now, now, now, self.name, now),
-            )
-            .fetchone()
+        row = self._db.query_one(
+            "SELECT "
+            " COALESCE(SUM(visible_at <= ?), 0),"
+            " COALESCE(SUM(visible_at > ? AND receipt IS NOT NULL), 0),"
+            " COALESCE(SUM(visible_at > ? AND receipt IS NULL), 0)"
+            " FROM messages WHERE queue = ? AND expires_at > ?",
+            (now, now, now, self.name, now),
         )
         return QueueStats(visible=int(row[0]), in_flight=int(row[1]), delayed=int(row[2]))
