@@ -185,7 +185,7 @@ class PlanInput:
     embedded_message_overhead_ms: float = 0.5
     embedded_batch_overhead_ms: float = 3.0
     embedded_startup_ms: float = 100.0  # pollers start, the handler module is imported
-    machine_rate: float | None = 2000.0  # messages/s one machine's handler path sustains
+    machine_rate: float | None = 1300.0  # msg/s the local runtime sustained on a 2-core box
     celery_workers: int = 10
     celery_task_overhead_ms: float = 2.0
     prices_path: str | None = None

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks; each module is one command (``python -m benchmarks.NAME``)."""

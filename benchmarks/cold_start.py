@@ -1,0 +1,112 @@
+"""Benchmark 5: what a Lambda cold start pays to import the handler module.
+
+In a fresh interpreter each time: ``import benchmarks.lambda_app`` and build its handler
+(``app.handler``, which imports Powertools batch + idempotency; Lambda pays that on the
+first invocation anyway). Median of several runs, against the bare interpreter start;
+then ``python -X importtime`` names the packages that dominate.
+
+    python -m benchmarks.cold_start [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks import common
+
+ROOT = Path(__file__).resolve().parent.parent
+SNIPPET = (
+    "import time; t = time.perf_counter(); import benchmarks.lambda_app as m; "
+    "m.app.handler; print(time.perf_counter() - t)"
+)
+
+
+def _env(tmp: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env["TAYORI_URL"] = f"sqlite:///{tmp}/q"
+    env["POWERTOOLS_SERVICE_NAME"] = "coldstart"
+    return env
+
+
+def measure(runs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = _env(tmp)
+        imports = []
+        for _ in range(runs):
+            out = subprocess.run(
+                [sys.executable, "-c", SNIPPET], env=env, cwd=ROOT, capture_output=True,
+                text=True, check=True,
+            )  # fmt: skip
+            imports.append(float(out.stdout.strip().splitlines()[-1]))
+        trace = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", SNIPPET],
+            env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stderr  # fmt: skip
+    return {"import_s": imports, "top_level": top_packages(trace)}
+
+
+def top_packages(trace: str, limit: int = 12) -> list[dict[str, Any]]:
+    """Cumulative import time per top-level package (from ``-X importtime`` output)."""
+    totals: dict[str, int] = {}
+    for line in trace.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = [p.strip() for p in line[len("import time:") :].split("|")]
+        try:
+            self_us = int(parts[0])
+        except ValueError:
+            continue
+        name = parts[2].strip().split(".")[0]
+        totals[name] = totals.get(name, 0) + self_us
+    ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)[:limit]
+    return [{"package": k, "self_ms": v / 1000} for k, v in ranked]
+
+
+def run(smoke: bool) -> dict:
+    runs = 3 if smoke else 15
+    m = measure(runs)
+    median = statistics.median(m["import_s"])
+    data = {
+        "runs": runs,
+        "import_s": m["import_s"],
+        "median_import_ms": median * 1000,
+        "min_import_ms": min(m["import_s"]) * 1000,
+        "top_packages": m["top_level"],
+        "targets_met": {"handler_import_under_300ms": median < 0.3},
+    }
+    print(f"handler import: median {median * 1000:.0f} ms over {runs} runs")
+    for p in m["top_level"][:6]:
+        print(f"  {p['package']:<28}{p['self_ms']:8.1f} ms")
+    plot(data, smoke)
+    path = common.write_result("cold_start", data, smoke)
+    print(f"wrote {path}")
+    return data
+
+
+def plot(data: dict, smoke: bool) -> None:
+    plt = common.pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    top = data["top_packages"][:10][::-1]
+    ax.barh([p["package"] for p in top], [p["self_ms"] for p in top])
+    ax.set_xlabel("import time, ms (python -X importtime, summed per top-level package)")
+    ax.set_title(f"handler import: median {data['median_import_ms']:.0f} ms")
+    fig.tight_layout()
+    fig.savefig(common.plot_path("cold_start", smoke), dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny size for CI")
+    run(parser.parse_args().smoke)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Every benchmark runs in its --smoke size and writes sane JSON (correctness only, never
+timing). Needs redis-server on PATH (Debian package `redis-server`) and the `bench` extra."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+pytest.importorskip("matplotlib")
+pytest.importorskip("celery")
+needs_redis = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="redis-server is not installed"
+)
+
+
+def run_smoke(name: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{name}", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    data = json.loads((RESULTS / f"{name}.smoke.json").read_text())
+    assert data["benchmark"] == name and data["smoke"] is True
+    assert (RESULTS / f"{name}.smoke.png").stat().st_size > 1000
+    return data
+
+
+@needs_redis
+def test_broadcast_vs_celery_smoke() -> None:
+    data = run_smoke("broadcast_vs_celery")
+    n = data["emails"]
+    systems = {r["system"] for r in data["runs"]}
+    assert any(s.startswith("tayori") for s in systems)
+    assert any(s.startswith("celery prefork") for s in systems)
+    assert any(s.startswith("celery threads") for s in systems)
+    for r in data["runs"]:
+        assert r["sent_unique"] == n  # every email sent once, by every system
+        assert r["drain_s"] > 0 and r["enqueue_s"] > 0
+        # nobody beats the physical bound N x latency / concurrency
+        assert r["drain_s"] >= r["ideal_drain_s"] * 0.95
+        assert r["timeline"][0][1] == n and r["timeline"][-1][1] == 0
+    for r in data["runs"]:
+        if r["system"].startswith("tayori"):
+            assert r["predicted_drain_s"] > 0 and "prediction_error" in r
+    assert all(v > 0 for v in data["ratios"].values())
+    assert set(data["targets_met"]) >= {"enqueue_10x_faster_than_delay_loop"}
+
+
+@needs_redis
+def test_queue_throughput_smoke() -> None:
+    data = run_smoke("queue_throughput")
+    for key in ("round_trip", "end_to_end", "celery_noop"):
+        assert set(data[key]) == {"1", "2", "4"}
+        for r in data[key].values():
+            assert r["messages"] > 0 and r["msgs_per_s"] > 0
+    assert data["end_to_end"]["1"]["messages"] == 200  # every enqueued message handled once
+    assert data["celery_noop"]["1"]["messages"] == 200
+    assert data["persist_queue"]["msgs_per_s"] > 0
+    assert set(data["ratios"]) == {
+        "tayori_end_to_end_over_celery_noop",
+        "tayori_round_trip_over_persist_queue",
+    }
+
+
+def test_rate_limit_smoke() -> None:
+    data = run_smoke("rate_limit")
+    (r,) = data["runs"]
+    assert r["delivered"] == r["emails"] == r["unique_recipients"]
+    assert r["throttled"] == 0
+    # the limiter never lets more through than the limit (a correctness bound, not speed)
+    assert r["achieved_per_s"] <= r["limit_per_s"] * 1.05
+
+
+def test_fanout_memory_smoke() -> None:
+    data = run_smoke("fanout_memory")
+    assert data["recipients"] == 5000
+    assert data["worker"]["idle"] is True and data["worker"]["left_in_queue"] == 0
+    # 5,000 sends + the fan-out messages (the inline-limit split) were all processed
+    assert data["worker"]["records_processed"] >= 5000
+    for role in ("baseline", "producer", "worker"):
+        assert 10 < data[role]["peak_rss_mb"] < 2000
+
+
+def test_cold_start_smoke() -> None:
+    data = run_smoke("cold_start")
+    assert len(data["import_s"]) == data["runs"] == 3
+    assert data["median_import_ms"] > 0
+    packages = {p["package"] for p in data["top_packages"]}
+    assert "tayori" in packages and "aws_lambda_powertools" in packages
