@@ -53,7 +53,8 @@ def dead_letters(app: tayori.App, queue: str) -> list[tayori.Message]:
 
 
 def test_success_runs_each_payload_once_and_empties_the_queue(backend: Backend) -> None:
-    app = make_app(backend)
+    # long timeouts: on a loaded machine a 2 s visibility timeout can redeliver (correctly)
+    app = make_app(backend, visibility_timeout=60)
     seen: Counter[int] = Counter()
     lock = threading.Lock()
     queue = new_queue_name("ok")
@@ -66,7 +67,7 @@ def test_success_runs_each_payload_once_and_empties_the_queue(backend: Backend) 
 
     ids = work.send_many({"n": i} for i in range(25))
     assert len(ids) == len(set(ids)) == 25
-    stats = runtime(app).run_until_idle(timeout=RUN_TIMEOUT)
+    stats = runtime(app, function_timeout=10.0).run_until_idle(timeout=RUN_TIMEOUT)
     assert stats.idle
     assert seen == Counter(range(25))
     assert stats.deleted == 25 and stats.failed_records == 0
