@@ -90,6 +90,8 @@ def test_send_to_a_deleted_queue_fails(backend: SqliteBackend) -> None:
     with pytest.raises(QueueDoesNotExist):
         queue.send_batch([SendEntry("a", "m")])
     with pytest.raises(QueueDoesNotExist):
+        queue.receive(wait_seconds=1)
+    with pytest.raises(QueueDoesNotExist):
         backend.get_queue("gone")
     assert "gone" not in backend.list_queues()
 

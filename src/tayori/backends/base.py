@@ -253,7 +253,7 @@ class Queue(Protocol):
     def receive(
         self,
         max_messages: int = 1,
-        wait_seconds: float = 0,
+        wait_seconds: int = 0,
         visibility_timeout: int | None = None,
     ) -> list[Message]: ...
 

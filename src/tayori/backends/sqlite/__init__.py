@@ -7,6 +7,7 @@ records, ``<dir>/blobs/<bucket>/`` the claim-check blobs.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class SqliteBackend:
         self._queues = Database(str(self.directory / "queues.db"), QUEUE_SCHEMA)
         upgrade(self._queues)
         self._idempotency: Database | None = None
+        self._idempotency_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SqliteBackend({str(self.directory)!r})"
@@ -101,8 +103,11 @@ class SqliteBackend:
         return FileBlobStore(self.directory / "blobs", bucket or self.default_bucket)
 
     def persistence_layer(self) -> SqlitePersistenceLayer:
-        if self._idempotency is None:
-            self._idempotency = Database(str(self.directory / "idempotency.db"), IDEMPOTENCY_SCHEMA)
+        with self._idempotency_lock:  # one Database (and one write lock) per backend
+            if self._idempotency is None:
+                self._idempotency = Database(
+                    str(self.directory / "idempotency.db"), IDEMPOTENCY_SCHEMA
+                )
         return SqlitePersistenceLayer(self._idempotency)
 
     def close(self) -> None:

@@ -226,6 +226,17 @@ class SqliteQueue:
             pause = min(pause * 2, 0.1)
 
     def _receive_once(self, max_messages: int, visibility_timeout: int | None) -> list[Message]:
+        # An empty poll costs one read, not a write transaction: idle long-pollers in many
+        # processes must not take turns on the write lock that senders need.
+        row = self._db.query_one(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE queue = ?1 AND visible_at <= ?2)"
+            " FROM queues WHERE name = ?1",
+            (self.name, time.time()),
+        )
+        if row is None:
+            raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
+        if not row[0]:
+            return []
         spec = self.spec()  # fresh: the redrive policy may have changed
         vt = spec.visibility_timeout if visibility_timeout is None else visibility_timeout
         out: list[Message] = []
