@@ -368,12 +368,16 @@ def check_message(body: str, attributes: Attributes | None, delay_seconds: int, 
     return size
 
 
+# SQS allows #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF
+_REFUSED_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _check_body_chars(body: str) -> None:
-    # SQS allows #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF
-    for ch in body:
-        o = ord(ch)
-        if (o < 0x20 and ch not in "\t\n\r") or 0xD800 <= o <= 0xDFFF or o in (0xFFFE, 0xFFFF):
-            raise InvalidParameterValue(f"message body contains a character SQS refuses: U+{o:04X}")
+    bad = _REFUSED_CHAR.search(body)
+    if bad is not None:
+        raise InvalidParameterValue(
+            f"message body contains a character SQS refuses: U+{ord(bad.group()):04X}"
+        )
 
 
 def check_batch_ids(ids: Sequence[str]) -> None:
