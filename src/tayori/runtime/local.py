@@ -147,12 +147,15 @@ class LocalRuntime:
         self._started_at = time.monotonic()
         for name in names:
             queue = self.app.queue(name)
-            warning = check_visibility_timeout(
-                name,
-                queue.spec().visibility_timeout,
-                self.config.function_timeout,
-                self.config.batching_window,
-            )
+            try:
+                warning = check_visibility_timeout(
+                    name,
+                    queue.spec().visibility_timeout,
+                    self.config.function_timeout,
+                    self.config.batching_window,
+                )
+            except QueueError as exc:  # advisory only: a throttled queue must not stop the start
+                warning = f"queue {name}: cannot check the visibility timeout now: {exc}"
             if warning:
                 log.warning(warning)
             group = _Group(queue)
