@@ -52,6 +52,7 @@ class HarnessConfig:
         return recommended_visibility_timeout(self.function_timeout, 0)
 
     def save(self, path: str | Path) -> Path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(asdict(self)))
         return Path(path)
 

@@ -2,6 +2,7 @@
 
 ``python -m tayori.reliability.producer CONFIG send_many N``  -- N work payloads ``r<i>``
 ``python -m tayori.reliability.producer CONFIG broadcast N BID`` -- one mail broadcast
+``python -m tayori.reliability.producer CONFIG big BYTES`` -- one claim-check payload
 ``python -m tayori.reliability.producer CONFIG loop SECONDS NAME`` -- send until time is up
 (or SIGTERM), then write ``<dir>/producers/NAME.json``: how many it enqueued and every
 error that surfaced to it.
@@ -34,6 +35,12 @@ def main(argv: list[str]) -> int:
             {"body": "hello"},
             broadcast_id=argv[3],
         )
+    elif mode == "big":  # one payload over the claim-check threshold; report what surfaced
+        try:
+            h.work.send({"id": "big", "pad": "x" * int(argv[2])})
+            print(json.dumps({"ok": True}))
+        except Exception as exc:
+            print(json.dumps({"ok": False, "error": type(exc).__name__, "message": str(exc)}))
     elif mode == "loop":
         return _loop(h, float(argv[2]), argv[3], Path(config.directory))
     else:
@@ -45,7 +52,7 @@ def main(argv: list[str]) -> int:
 def _loop(h: object, seconds: float, name: str, directory: Path) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    sent, errors, n = 0, [], 0
+    sent, errors, failed, n = 0, [], [], 0
     started = time.monotonic()
     while not stop.is_set() and time.monotonic() - started < seconds:
         ids = [f"{name}-{n + i}" for i in range(LOOP_BATCH)]
@@ -55,9 +62,16 @@ def _loop(h: object, seconds: float, name: str, directory: Path) -> int:
             sent += len(ids)
         except Exception as exc:  # what a user's code would see
             errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            failed.append(n - LOOP_BATCH)
     out = directory / "producers"
     out.mkdir(exist_ok=True)
-    result = {"sent": sent, "attempted": n, "errors": errors, "seconds": time.monotonic() - started}
+    result = {
+        "sent": sent,
+        "attempted": n,
+        "errors": errors,
+        "failed_batches": failed,
+        "seconds": time.monotonic() - started,
+    }
     (out / f"{name}.json").write_text(json.dumps(result))
     return 0
 
