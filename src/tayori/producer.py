@@ -81,9 +81,10 @@ def send_batch(queue: Queue, batch: list[Outgoing]) -> list[str]:
         try:
             result = queue.send_batch(entries)
         except QueueUnavailable as exc:
+            # the backend already retried the call (botocore standard mode, SQLite busy
+            # wait); retrying again here multiplied a total outage into minutes of blocking
             errors = {int(k): (exc.code, str(exc)) for k in pending}
-            _pause(attempt)
-            continue
+            break
         for ok in result.successful:
             ids[ok.id] = ok.message_id or ""
             pending.pop(ok.id, None)
@@ -112,14 +113,8 @@ def send_batch(queue: Queue, batch: list[Outgoing]) -> list[str]:
 
 
 def send_one(queue: Queue, item: Outgoing) -> str:
-    for attempt in range(SEND_ATTEMPTS):
-        try:
-            return queue.send(item.body, item.attributes, item.delay_seconds)
-        except QueueUnavailable:
-            if attempt == SEND_ATTEMPTS - 1:
-                raise
-            _pause(attempt)
-    raise AssertionError("unreachable")
+    """One call: ``QueueUnavailable`` means the backend's own retries are exhausted."""
+    return queue.send(item.body, item.attributes, item.delay_seconds)
 
 
 def _pause(attempt: int) -> None:
