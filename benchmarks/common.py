@@ -143,6 +143,8 @@ class Sampler:
             self._stop.wait(self.interval)
 
     def stop(self) -> list[tuple[float, int]]:
+        """Stop, taking one last sample so the timeline ends at the final value."""
         self._stop.set()
         self._thread.join()
+        self.points.append((round(time.perf_counter() - self.t0, 3), self.fn()))
         return self.points

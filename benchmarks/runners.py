@@ -75,7 +75,7 @@ def tayori_burst(
         "drain_s": last - t0_wall,
         "peak_concurrency": stats.peak_concurrency,
         "invocations": stats.invocations,
-        "timeline": points,
+        "timeline": [(0.0, n), *points],
     }
 
 
@@ -141,5 +141,5 @@ def celery_burst(
         "enqueue_s": enqueue_s,
         "drain_s": (max(done) - ready_wall) if done else float("nan"),
         "peak_concurrency": concurrency,
-        "timeline": points,
+        "timeline": [(0.0, n), *points],  # at "consumers ready" all n are waiting
     }

@@ -49,7 +49,8 @@ def test_broadcast_vs_celery_smoke() -> None:
         assert r["drain_s"] > 0 and r["enqueue_s"] > 0
         # nobody beats the physical bound N x latency / concurrency
         assert r["drain_s"] >= r["ideal_drain_s"] * 0.95
-        assert r["timeline"][0][1] == n and r["timeline"][-1][1] == 0
+        timeline = data["timelines"][r["system"]]
+        assert timeline[0][1] == n and timeline[-1][1] == 0
     for r in data["runs"]:
         if r["system"].startswith("tayori"):
             assert r["predicted_drain_s"] > 0 and "prediction_error" in r

@@ -251,7 +251,11 @@ def test_planner_predicts_the_local_runtime_within_20_percent(tmp_path) -> None:
             embedded_concurrency=concurrency,
         )
     ).embedded["drain_s"]
-    measured = tayori_burst(n, latency_ms / 1000, concurrency, directory=str(tmp_path))
-    assert measured["sent_unique"] == n
-    error = abs(predicted - measured["drain_s"]) / measured["drain_s"]
-    assert error <= 0.20, f"predicted {predicted:.3f}s, measured {measured['drain_s']:.3f}s"
+    drains = []
+    for _ in range(3):  # median of three: other processes share the CPU in CI
+        run = tayori_burst(n, latency_ms / 1000, concurrency, directory=str(tmp_path))
+        assert run["sent_unique"] == n
+        drains.append(run["drain_s"])
+    measured = sorted(drains)[1]
+    error = abs(predicted - measured) / measured
+    assert error <= 0.20, f"predicted {predicted:.3f}s, measured {drains}"
