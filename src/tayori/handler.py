@@ -33,7 +33,7 @@ from tayori.backends.base import (
     message_size,
 )
 from tayori.envelope import Envelope
-from tayori.errors import MalformedMessage, TayoriError, UnknownTask
+from tayori.errors import InvalidParameterValue, MalformedMessage, TayoriError, UnknownTask
 from tayori.retry import Decision, Outcome, RetryPolicy, decide, describe
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ class Handler:
         queue_name = _queue_name(raw)
         try:
             attributes = _attributes(raw)
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
             self._give_up(raw, queue_name, {}, MalformedMessage(f"bad message attributes: {exc}"))
             return
         receive_count = _receive_count(raw)
@@ -220,7 +220,13 @@ class Handler:
         body = raw.get("body")
         if not isinstance(body, str) or body == "":
             body = json.dumps({"tayori_unreadable_body": repr(body)[:1000]})
-        self._queue(dlq).send(body, _with_reason(body, attributes, reason, error_type))
+        try:
+            self._queue(dlq).send(body, _with_reason(body, attributes, reason, error_type))
+        except (InvalidParameterValue, UnicodeError):
+            # a body or attributes the DLQ refuses (characters SQS forbids, over its size):
+            # keep a readable stand-in with the reason rather than retrying it forever
+            body = json.dumps({"tayori_unreadable_body": repr(raw.get("body"))[:1000]})
+            self._queue(dlq).send(body, _with_reason(body, {}, reason, error_type))
         self._delete_source(raw, queue_name)
         self.counters.dead_letter(error_type)
         log.warning(
