@@ -62,7 +62,7 @@ def render(results: list[ScenarioResult]) -> None:
             r.health + ("; " + "; ".join(r.problems) if r.problems else ""),
             "[green]yes[/]" if r.ok else "[red]NO[/]",
         )
-    Console().print(table)
+    Console(width=max(Console().width, 150)).print(table)
 
 
 def write_json(results: list[ScenarioResult], path: str | Path, meta: dict[str, Any]) -> None:

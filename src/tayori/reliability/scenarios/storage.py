@@ -129,7 +129,9 @@ def sqlite_unavailable(workdir: Path) -> tuple[list[str], dict[str, str], int]:
     return problems, seen, delivered
 
 
-def aws_faults(workdir: Path, n: int = 150, rate: float = 0.3) -> ScenarioResult:
+def aws_faults(
+    workdir: Path, n: int = 150, rate: float = 0.3, outage: float = 6.0, faulty: float = 10.0
+) -> ScenarioResult:
     """Producer and worker on moto behind the fault proxy: errors, outage, recovery."""
     import boto3
 
@@ -197,9 +199,9 @@ def aws_faults(workdir: Path, n: int = 150, rate: float = 0.3) -> ScenarioResult
             problems.append("raw error during the outage")
         runtime = LocalRuntime(app, RuntimeConfig(concurrency=4, function_timeout=2.0))
         runtime.start()
-        time.sleep(6.0)
+        time.sleep(outage)
         proxy.rate, proxy.after = rate, True
-        time.sleep(10.0)
+        time.sleep(faulty)
         proxy.rate = 0.0
         done = threading.Event()
         drained = False
@@ -218,7 +220,10 @@ def aws_faults(workdir: Path, n: int = 150, rate: float = 0.3) -> ScenarioResult
         problems.append("worker did not drain the queue after AWS recovered")
     return ScenarioResult(
         name="storage faults (AWS via fault proxy)",
-        size=f"{n} messages on moto; {rate:.0%} faults, 6 s total outage, then recovery",
+        size=(
+            f"{n} messages on moto; {rate:.0%} faults, {outage:g} s outage, "
+            f"{faulty:g} s at {rate:.0%}, then recovery"
+        ),
         messages_in=n,
         delivered=sum(1 for e in expected if per.get(e, 0) > 0),
         lost=sum(1 for e in expected if per.get(e, 0) == 0),
