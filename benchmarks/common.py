@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# TAYORI_BENCH_RESULTS redirects output (the smoke tests write into a temp dir)
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+RESULTS = Path(os.environ.get("TAYORI_BENCH_RESULTS") or ROOT / "benchmarks" / "results")
 
 _sent_lock = threading.Lock()
 SENT: list[tuple[str, float]] = []  # (recipient, finished at, time.time()) in this process

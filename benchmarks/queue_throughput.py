@@ -126,7 +126,7 @@ def celery_noop(messages: int, processes: int, redis_url: str) -> dict[str, floa
         celery_app.noop.delay({"id": f"m{i}"})
     enqueue_s = time.perf_counter() - t
     env = {**os.environ, "BENCH_REDIS_URL": redis_url}
-    env["PYTHONPATH"] = f"{common.RESULTS.parent.parent}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    env["PYTHONPATH"] = f"{common.ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
     cmd = [
         sys.executable, "-m", "celery", "-A", "benchmarks.celery_app", "worker",
         "-P", "prefork", "-c", str(processes), "--prefetch-multiplier", "1", "-O", "fair",
@@ -134,7 +134,7 @@ def celery_noop(messages: int, processes: int, redis_url: str) -> dict[str, floa
     ]  # fmt: skip
     worker = subprocess.Popen(
         cmd,
-        cwd=common.RESULTS.parent.parent,
+        cwd=common.ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
