@@ -280,19 +280,19 @@ class Handler:
             return
         try:
             redrive = self._queue(queue_name).spec().redrive
-        except Exception as exc:
+        except Exception as exc:  # not cached: a throttled read must not lose the DLQ for good
             log.warning("cannot read redrive policy of %s: %s", queue_name, exc)
-            redrive = None
+            return
         self._dlq_names[queue_name] = redrive.dead_letter_queue if redrive else None
         self._max_receive[queue_name] = redrive.max_receive_count if redrive else None
 
     def _dlq_name(self, queue_name: str) -> str | None:
         self._policy(queue_name)
-        return self._dlq_names[queue_name]
+        return self._dlq_names.get(queue_name)
 
     def _max_receive_count(self, queue_name: str) -> int | None:
         self._policy(queue_name)
-        return self._max_receive[queue_name]
+        return self._max_receive.get(queue_name)
 
 
 # ---------------------------------------------------------------------- record helpers
