@@ -278,3 +278,25 @@ def test_fuzz_every_record_succeeds_retries_or_is_dead_lettered(
     moved = {k: after[k] - before[k] for k in ("succeeded", "failed", "dead_lettered")}
     assert moved["failed"] == len(failed)
     assert sum(moved.values()) == len(records), (moved, len(records))
+
+
+def test_a_failed_redrive_policy_read_is_not_remembered(
+    app: tayori.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A throttled spec() read once must not leave the queue without a DLQ for good."""
+    queue = app.queue("jobs")
+    real = type(queue).spec
+    calls = {"n": 0}
+
+    def flaky(self: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= 2:  # both reads of the first record
+            raise QueueError("throttled", code="ThrottlingException")
+        return real(self)
+
+    monkeypatch.setattr(type(queue), "spec", flaky)
+    first = app.lambda_handler({"Records": [record(app, "not json")]})
+    assert len(first["batchItemFailures"]) == 1  # no DLQ known yet: retried, not lost
+    second = app.lambda_handler({"Records": [record(app, "not json")]})
+    assert second == {"batchItemFailures": []}
+    assert [t for t, _ in dead_letters(app)] == ["MalformedMessage"]
