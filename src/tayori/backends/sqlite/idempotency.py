@@ -65,51 +65,47 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
 
     def _put_record(self, data_record: DataRecord) -> None:
         now = time.time()
-        with self._db.write() as conn:
-            cur = conn.execute(
-                _PUT,
-                {
-                    "id": data_record.idempotency_key,
-                    "expiration": data_record.expiry_timestamp,
-                    "in_progress_expiration": data_record.in_progress_expiry_timestamp,
-                    "status": data_record.status,
-                    "validation": data_record.payload_hash
-                    if self.payload_validation_enabled
-                    else None,
-                    "now": int(now),
-                    "now_ms": int(now * 1000),
-                    "inprogress": STATUS_CONSTANTS["INPROGRESS"],
-                },
-            )
-            if cur.rowcount == 1:
-                return
-            row = conn.execute(
-                "SELECT id, status, expiration, in_progress_expiration, data, validation "
-                "FROM idempotency WHERE id = ?",
-                (data_record.idempotency_key,),
-            ).fetchone()
+        # the lock is this ONE statement (insert, or take over an expired record)
+        taken = self._db.execute(
+            _PUT,
+            {
+                "id": data_record.idempotency_key,
+                "expiration": data_record.expiry_timestamp,
+                "in_progress_expiration": data_record.in_progress_expiry_timestamp,
+                "status": data_record.status,
+                "validation": data_record.payload_hash if self.payload_validation_enabled else None,
+                "now": int(now),
+                "now_ms": int(now * 1000),
+                "inprogress": STATUS_CONSTANTS["INPROGRESS"],
+            },
+        )
+        if taken == 1:
+            return
+        row = self._db.query_one(
+            "SELECT id, status, expiration, in_progress_expiration, data, validation "
+            "FROM idempotency WHERE id = ?",
+            (data_record.idempotency_key,),
+        )
         raise IdempotencyItemAlreadyExistsError(
             f"idempotency key {data_record.idempotency_key} is already taken",
             old_data_record=_to_record(row) if row else None,
         )
 
     def _update_record(self, data_record: DataRecord) -> None:
-        with self._db.write() as conn:
-            conn.execute(
-                "UPDATE idempotency SET data = ?, expiration = ?, status = ?,"
-                " validation = COALESCE(?, validation) WHERE id = ?",
-                (
-                    data_record.response_data,
-                    data_record.expiry_timestamp,
-                    data_record.status,
-                    data_record.payload_hash if self.payload_validation_enabled else None,
-                    data_record.idempotency_key,
-                ),
-            )
+        self._db.execute(
+            "UPDATE idempotency SET data = ?, expiration = ?, status = ?,"
+            " validation = COALESCE(?, validation) WHERE id = ?",
+            (
+                data_record.response_data,
+                data_record.expiry_timestamp,
+                data_record.status,
+                data_record.payload_hash if self.payload_validation_enabled else None,
+                data_record.idempotency_key,
+            ),
+        )
 
     def _delete_record(self, data_record: DataRecord) -> None:
-        with self._db.write() as conn:
-            conn.execute("DELETE FROM idempotency WHERE id = ?", (data_record.idempotency_key,))
+        self._db.execute("DELETE FROM idempotency WHERE id = ?", (data_record.idempotency_key,))
 
 
 def _to_record(row: tuple) -> DataRecord:

@@ -162,11 +162,12 @@ class SqliteQueue:
         if valid:
             with self._db.write() as conn:
                 spec = self._current_spec(conn)
+                rows = []
                 for entry in valid:
-                    mid = self._insert(
-                        conn, spec, entry.body, entry.attributes, entry.delay_seconds
-                    )
+                    mid, row = self._row(spec, entry.body, entry.attributes, entry.delay_seconds)
+                    rows.append(row)
                     ok.append(EntryResult(entry.id, mid))
+                conn.executemany(self._INSERT, rows)
         return BatchResult(tuple(ok), tuple(failed))
 
     def _current_spec(self, conn: Any) -> QueueSpec:
@@ -181,26 +182,33 @@ class SqliteQueue:
             spec = self.spec()
         return spec
 
-    def _insert(
-        self, conn: Any, spec: QueueSpec, body: str, attributes: Attributes, delay: int
-    ) -> str:
+    _INSERT = (
+        "INSERT INTO messages (queue, id, body, attrs, md5, sent_at, expires_at, visible_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+
+    def _row(
+        self, spec: QueueSpec, body: str, attributes: Attributes, delay: int
+    ) -> tuple[str, tuple[Any, ...]]:
         now = time.time()
         delay = delay or spec.delay_seconds
         message_id = str(uuid.uuid4())
-        conn.execute(
-            "INSERT INTO messages (queue, id, body, attrs, md5, sent_at, expires_at, visible_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                self.name,
-                message_id,
-                body,
-                _encode_attrs(attributes),
-                md5_of_body(body),
-                now,
-                now + spec.retention_seconds,
-                now + delay,
-            ),
+        return message_id, (
+            self.name,
+            message_id,
+            body,
+            _encode_attrs(attributes),
+            md5_of_body(body),
+            now,
+            now + spec.retention_seconds,
+            now + delay,
         )
+
+    def _insert(
+        self, conn: Any, spec: QueueSpec, body: str, attributes: Attributes, delay: int
+    ) -> str:
+        message_id, row = self._row(spec, body, attributes, delay)
+        conn.execute(self._INSERT, row)
         return message_id
 
     # ------------------------------------------------------------------ receive
@@ -250,30 +258,27 @@ class SqliteQueue:
                 (self.name, now, max_messages * 4),
             ).fetchall()
             dlq_retention: Any = _MISSING
+            expired: list[tuple[int]] = []
+            dead: list[tuple[Any, ...]] = []
+            taken: list[tuple[Any, ...]] = []
             for seq, mid, body, attrs, md5, sent_at, expires_at, count, first in rows:
                 if len(out) == max_messages:
                     break
                 if expires_at <= now:
-                    conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+                    expired.append((seq,))
                     continue
                 if spec.redrive is not None and count >= spec.redrive.max_receive_count:
                     if dlq_retention is _MISSING:
                         dlq_retention = self._retention_of(conn, spec.redrive.dead_letter_queue)
                     if dlq_retention is not None:
                         # keeps its message id; DLQ retention counts from the original enqueue
-                        conn.execute(
-                            "UPDATE messages SET queue = ?, visible_at = ?, receipt = NULL, "
-                            "expires_at = ? WHERE seq = ?",
-                            (spec.redrive.dead_letter_queue, now, sent_at + dlq_retention, seq),
+                        dead.append(
+                            (spec.redrive.dead_letter_queue, now, sent_at + dlq_retention, seq)
                         )
                         continue
                 token = secrets.token_hex(16)
                 first = first if first is not None else now
-                conn.execute(
-                    "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, "
-                    "receipt = ?, first_receive_at = ? WHERE seq = ?",
-                    (now + vt, token, first, seq),
-                )
+                taken.append((now + vt, token, first, seq))
                 out.append(
                     Message(
                         message_id=mid,
@@ -285,6 +290,21 @@ class SqliteQueue:
                         first_receive_timestamp_ms=int(first * 1000),
                         md5_of_body=md5,
                     )
+                )
+            # one call per kind of change, not one per message (fewer GIL hand-offs)
+            if expired:
+                conn.executemany("DELETE FROM messages WHERE seq = ?", expired)
+            if dead:
+                conn.executemany(
+                    "UPDATE messages SET queue = ?, visible_at = ?, receipt = NULL, "
+                    "expires_at = ? WHERE seq = ?",
+                    dead,
+                )
+            if taken:
+                conn.executemany(
+                    "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, "
+                    "receipt = ?, first_receive_at = ? WHERE seq = ?",
+                    taken,
                 )
         return out
 
@@ -310,18 +330,21 @@ class SqliteQueue:
         check_batch_ids([e.id for e in entries])
         ok: list[EntryResult] = []
         failed: list[EntryFailure] = []
-        with self._db.write() as conn:
-            for entry in entries:
-                try:
-                    seq, token = _parse_receipt(entry.receipt_handle)
-                except QueueError as exc:
-                    failed.append(EntryFailure(entry.id, exc.code, str(exc)))
-                    continue
-                conn.execute(
-                    "DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?",
-                    (seq, self.name, token),
+        rows: list[tuple[int, str, str]] = []
+        for entry in entries:
+            try:
+                seq, token = _parse_receipt(entry.receipt_handle)
+            except QueueError as exc:
+                failed.append(EntryFailure(entry.id, exc.code, str(exc)))
+                continue
+            rows.append((seq, self.name, token))
+            ok.append(EntryResult(entry.id))
+        if rows:
+            with self._db.write() as conn:
+                # a stale handle succeeds and deletes nothing, as SQS documents
+                conn.executemany(
+                    "DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?", rows
                 )
-                ok.append(EntryResult(entry.id))
         return BatchResult(tuple(ok), tuple(failed))
 
     def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
