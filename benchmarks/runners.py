@@ -20,61 +20,144 @@ from benchmarks import common
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _bench_app(directory: str, latency_s: float) -> Any:
+    import tayori
+    from tayori.backends.sqlite import SqliteBackend
+
+    app = tayori.App("bench", backend=SqliteBackend(directory))
+
+    @app.task(queue="mail", idempotency_key="id")
+    def send_one(payload: dict) -> None:
+        common.simulated_send(payload, latency_s)
+
+    return app
+
+
+def _runtime_config(concurrency: int, batch_size: int, initial: int | None) -> Any:
+    from tayori.runtime.local import RuntimeConfig
+
+    return RuntimeConfig(
+        concurrency=concurrency,
+        batch_size=batch_size,
+        function_timeout=5.0,
+        initial_concurrency=min(concurrency, initial or 5),
+    )
+
+
+def _burst_child(
+    directory: str,
+    latency_s: float,
+    concurrency: int,
+    batch_size: int,
+    initial: int | None,
+    ready: Any,
+    go: Any,
+    stop: Any,
+    out: Any,
+) -> None:
+    """One worker process (``tayori worker --processes P``): its own pollers and threads."""
+    from tayori.runtime.local import LocalRuntime
+
+    app = _bench_app(directory, latency_s)
+    app.queue("mail")
+    runtime = LocalRuntime(app, _runtime_config(concurrency, batch_size, initial))
+    ready.put(os.getpid())
+    go.wait()
+    runtime.start()
+    stop.wait()
+    stats = runtime.stop()
+    out.put({"sent": list(common.SENT), "peak": stats.peak_concurrency, "inv": stats.invocations})
+
+
 def tayori_burst(
     n: int,
     latency_s: float,
     concurrency: int,
     *,
+    processes: int = 1,
     batch_size: int = 10,
     initial_concurrency: int | None = None,
     directory: str | None = None,
     timeout: float = 900,
 ) -> dict[str, Any]:
-    """Enqueue ``n`` sends with ``send_many``, then drain them with the local runtime."""
-    import tayori
-    from tayori.backends.sqlite import SqliteBackend
-    from tayori.runtime.local import LocalRuntime, RuntimeConfig
+    """Enqueue ``n`` sends with ``send_many``, then drain them with the local runtime.
+
+    With ``processes`` > 1 the concurrency is split over that many worker processes
+    on the same queue directory, as ``tayori worker --processes P`` runs them.
+    """
+    import multiprocessing as mp
+
+    from tayori.runtime.local import LocalRuntime
 
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        backend = SqliteBackend(tmp)
-        app = tayori.App("bench", backend=backend)
-
-        @app.task(queue="mail", idempotency_key="id")
-        def send_one(payload: dict) -> None:
-            common.simulated_send(payload, latency_s)
-
-        app.queue("mail")
+        app = _bench_app(tmp, latency_s)
+        send_one = app.tasks["send_one"]
+        queue = app.queue("mail")
         common.reset_sent()
         t = time.perf_counter()
         send_one.send_many(common.payloads(n))
         enqueue_s = time.perf_counter() - t
 
-        config = RuntimeConfig(
-            concurrency=concurrency,
-            batch_size=batch_size,
-            function_timeout=5.0,
-            initial_concurrency=min(concurrency, initial_concurrency or 5),
-        )
-        runtime = LocalRuntime(app, config)
-        sampler = common.Sampler(lambda: n - len(common.SENT))
-        t0_wall, t0 = time.time(), time.perf_counter()
-        sampler.start(t0)
-        runtime.start()
-        deadline = t0 + timeout
-        while len(common.SENT) < n and time.perf_counter() < deadline:
-            time.sleep(0.005)
-        last = max((at for _, at in common.SENT), default=t0_wall)
-        stats = runtime.stop()
-        points = sampler.stop()
-        sent = len({to for to, _ in common.SENT})
+        if processes == 1:
+            runtime = LocalRuntime(
+                app, _runtime_config(concurrency, batch_size, initial_concurrency)
+            )
+            sampler = common.Sampler(lambda: n - len(common.SENT))
+            t0_wall, t0 = time.time(), time.perf_counter()
+            sampler.start(t0)
+            runtime.start()
+            deadline = t0 + timeout
+            while len(common.SENT) < n and time.perf_counter() < deadline:
+                time.sleep(0.005)
+            stats = runtime.stop()
+            points = sampler.stop()
+            sent_log = list(common.SENT)
+            peak, invocations = stats.peak_concurrency, stats.invocations
+        else:
+            ctx = mp.get_context("spawn")
+            ready, out = ctx.Queue(), ctx.Queue()
+            go, stop = ctx.Event(), ctx.Event()
+            per = concurrency // processes
+            children = [
+                ctx.Process(
+                    target=_burst_child,
+                    args=(tmp, latency_s, per, batch_size, initial_concurrency, ready, go, stop,
+                          out),
+                )
+                for _ in range(processes)
+            ]  # fmt: skip
+            for child in children:
+                child.start()
+            for _ in children:
+                ready.get(timeout=120)
+            sampler = common.Sampler(lambda: queue.stats().total)
+            t0_wall, t0 = time.time(), time.perf_counter()
+            sampler.start(t0)
+            go.set()
+            deadline = t0 + timeout
+            while queue.stats().total > 0 and time.perf_counter() < deadline:
+                time.sleep(0.01)
+            stop.set()
+            results = [out.get(timeout=120) for _ in children]
+            for child in children:
+                child.join(60)
+            points = sampler.stop()
+            sent_log = [tuple(x) for r in results for x in r["sent"]]
+            peak = sum(r["peak"] for r in results)
+            invocations = sum(r["inv"] for r in results)
+        last = max((at for _, at in sent_log), default=t0_wall)
+        sent = len({to for to, _ in sent_log})
+    label = f"tayori C={concurrency}" + (f" ({processes} processes)" if processes > 1 else "")
     return {
-        "system": f"tayori C={concurrency}",
+        "system": label,
+        "processes": processes,
         "emails": n,
         "sent_unique": sent,
+        "sends_total": len(sent_log),
         "enqueue_s": enqueue_s,
         "drain_s": last - t0_wall,
-        "peak_concurrency": stats.peak_concurrency,
-        "invocations": stats.invocations,
+        "peak_concurrency": peak,
+        "invocations": invocations,
         "timeline": [(0.0, n), *points],
     }
 
