@@ -127,6 +127,7 @@ class LocalRuntime:
         self._groups: list[_Group] = []
         self._started_at = 0.0
         self._pool: ThreadPoolExecutor | None = None
+        self._last_work = 0.0  # monotonic time of the last receive that returned messages
         self._pool_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -187,14 +188,23 @@ class LocalRuntime:
         self.start()
         deadline = None if timeout is None else time.monotonic() + timeout
         quiet_since: float | None = None
+        next_check = 0.0
         try:
             while deadline is None or time.monotonic() < deadline:
                 time.sleep(0.05)
-                if self._running == 0 and all(g.queue.stats().total == 0 for g in self._groups):
-                    quiet_since = quiet_since or time.monotonic()
-                    if time.monotonic() - quiet_since >= settle:
+                now = time.monotonic()
+                # Queue stats count every row (slow on a deep queue), so ask only once the
+                # pollers themselves have seen nothing for a while, and at most once a second.
+                if self._running or now - self._last_work < min(settle, 0.2) or now < next_check:
+                    quiet_since = None
+                    continue
+                next_check = now + 1.0
+                if all(g.queue.stats().total == 0 for g in self._groups):
+                    quiet_since = quiet_since or now
+                    if now - quiet_since >= settle:
                         self.stats.idle = True
                         break
+                    next_check = now  # confirm again soon
                 else:
                     quiet_since = None
         finally:
@@ -221,6 +231,8 @@ class LocalRuntime:
         try:
             while not self._stopping.is_set():
                 batch = self._gather(group.queue)
+                if batch:
+                    self._last_work = time.monotonic()
                 if not batch:
                     with group.lock:
                         if group.size > min(
