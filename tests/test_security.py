@@ -115,20 +115,23 @@ def test_queue_names_are_validated_like_sqs(tmp_path: Path, name: str) -> None:
 # ---------------------------------------------------------------------- SQL
 
 
+def _constant_name(node: ast.expr) -> bool:
+    """``NAME`` or ``self._NAME``: an UPPER_CASE module or class constant."""
+    if isinstance(node, ast.Name):
+        return node.id.lstrip("_").isupper()
+    return isinstance(node, ast.Attribute) and node.attr.lstrip("_").isupper()
+
+
 def _sql_arg_is_safe(node: ast.expr) -> bool:
-    """A literal, a name, or an f-string whose only holes are UPPER_CASE constants."""
+    """A literal, a name, a constant, or an f-string whose only holes are constants."""
     if isinstance(node, ast.Constant):
         return isinstance(node.value, str)
-    if isinstance(node, ast.Name):
+    if isinstance(node, ast.Name) or _constant_name(node):
         return True
     if isinstance(node, ast.JoinedStr):
         return all(
             isinstance(v, ast.Constant)
-            or (
-                isinstance(v, ast.FormattedValue)
-                and isinstance(v.value, ast.Name)
-                and v.value.id.isupper()
-            )
+            or (isinstance(v, ast.FormattedValue) and _constant_name(v.value))
             for v in node.values
         )
     return False  # "..." + x, "..." % x, "...".format(x), function calls
