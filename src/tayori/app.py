@@ -222,12 +222,16 @@ class App:
     def dead_letter_queue_name(self, name: str) -> str:
         return check_queue_name(f"{name}{self.settings.dlq_suffix}")
 
+    @cached_property
+    def _blob_store(self) -> Any:
+        return self.backend.blob_store(self.settings.bucket)
+
     def _encode(self, envelope: Envelope, delay_seconds: int) -> producer.Outgoing:
         return producer.encode(
             envelope.to_json(),
             {},
             delay_seconds,
-            self.backend.blob_store(self.settings.bucket),
+            self._blob_store,
             self.settings.offload_threshold,
             self.settings.max_batch_bytes,
         )

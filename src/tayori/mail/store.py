@@ -128,23 +128,19 @@ class SqliteMailStore:
             conn.execute("UPDATE broadcasts SET total = ? WHERE id = ?", (total, broadcast_id))
 
     def record(self, broadcast_id: str, recipient: str, status: str, detail: str = "") -> None:
-        with self._db.write() as conn:
-            conn.execute(
-                "INSERT INTO outcomes (broadcast_id, recipient, status, detail, at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (broadcast_id, recipient) DO UPDATE SET "
-                "status = excluded.status, detail = excluded.detail, at = excluded.at "
-                "WHERE outcomes.status != 'sent'",
-                (broadcast_id, recipient, status, detail[:500], time.time()),
-            )
+        # one autocommit statement: on the per-email hot path
+        self._db.execute(
+            "INSERT INTO outcomes (broadcast_id, recipient, status, detail, at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (broadcast_id, recipient) DO UPDATE SET "
+            "status = excluded.status, detail = excluded.detail, at = excluded.at "
+            "WHERE outcomes.status != 'sent'",
+            (broadcast_id, recipient, status, detail[:500], time.time()),
+        )
 
     def outcome(self, broadcast_id: str, recipient: str) -> str | None:
-        row = (
-            self._db.read()
-            .execute(
-                "SELECT status FROM outcomes WHERE broadcast_id = ? AND recipient = ?",
-                (broadcast_id, recipient),
-            )
-            .fetchone()
+        row = self._db.query_one(
+            "SELECT status FROM outcomes WHERE broadcast_id = ? AND recipient = ?",
+            (broadcast_id, recipient),
         )
         return row[0] if row else None
 
