@@ -11,7 +11,7 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import JMESPathError
 
-from tayori import producer
+from tayori import logs, producer
 from tayori.backends import open_backend
 from tayori.backends.base import (
     MAX_RETENTION_SECONDS,
@@ -151,6 +151,7 @@ class App:
     ) -> None:
         self.name = name
         self.settings = settings if settings is not None else Settings()
+        logs.configure(self.settings.log_level)
         self._backend = backend
         self.tasks: dict[str, Task] = {}
         self._queues: dict[str, Queue] = {}
