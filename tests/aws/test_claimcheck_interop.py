@@ -20,7 +20,6 @@ from tayori import claimcheck
 from tayori.backends.aws import AwsBackend
 from tayori.backends.aws.sqs import SqsQueue
 from tayori.backends.base import Attribute, QueueSpec
-from tayori.errors import MalformedMessage
 
 PEER = Path(__file__).with_name("extended_client_peer.py")
 BUCKET = "tayori-interop"

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from tests.contract.conftest import new_queue_name
 
 import tayori
 from tayori import claimcheck
@@ -19,7 +20,6 @@ from tayori.backends.base import Backend
 from tayori.errors import BlobNotFound
 from tayori.handler import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 from tayori.runtime.local import LocalRuntime, RuntimeConfig
-from tests.contract.conftest import new_queue_name
 
 RUN_TIMEOUT = 60
 
