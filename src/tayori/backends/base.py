@@ -369,7 +369,8 @@ def check_message(body: str, attributes: Attributes | None, delay_seconds: int, 
 
 
 # SQS allows #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF
-_REFUSED_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# (written as the refused set: a negated class over all of Unicode takes ~7 ms to compile)
+_REFUSED_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _check_body_chars(body: str) -> None:
