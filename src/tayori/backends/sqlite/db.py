@@ -16,11 +16,13 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from tayori.errors import QueueUnavailable
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 _LOCKED_RETRY_SECONDS = 60.0
@@ -98,6 +100,24 @@ class Database:
                 self._all.add(owned)
         return owned.conn
 
+    def _retry_busy(self, attempt: Callable[[], T]) -> T:
+        """Run ``attempt``; a locked or busy store is retried (up to a minute), and every
+        SQLite error surfaces as ``QueueUnavailable``, never as sqlite3's."""
+        deadline = time.monotonic() + _LOCKED_RETRY_SECONDS
+        while True:
+            try:
+                return attempt()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
+                if time.monotonic() > deadline:
+                    raise QueueUnavailable(
+                        f"SQLite store {self.path} stayed locked for {_LOCKED_RETRY_SECONDS:.0f}s"
+                    ) from None
+                time.sleep(0.01)
+            except sqlite3.Error as exc:
+                raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
+
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """One write statement in autocommit mode; returns the row count.
 
@@ -105,42 +125,15 @@ class Database:
         instead of BEGIN + statement + COMMIT: fewer GIL hand-offs on the hot path.
         """
         conn = self._connect()
-        deadline = time.monotonic() + _LOCKED_RETRY_SECONDS
         with self._write_lock:
-            while True:
-                try:
-                    return conn.execute(sql, params).rowcount
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) and "busy" not in str(exc):
-                        raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
-                    if time.monotonic() > deadline:
-                        raise QueueUnavailable(
-                            f"SQLite store {self.path} stayed locked for "
-                            f"{_LOCKED_RETRY_SECONDS:.0f}s"
-                        ) from None
-                    time.sleep(0.01)
-                except sqlite3.Error as exc:
-                    raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
+            return self._retry_busy(lambda: conn.execute(sql, params).rowcount)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One immediate transaction; 'database is locked' is retried, never surfaced raw."""
         conn = self._connect()
-        deadline = time.monotonic() + _LOCKED_RETRY_SECONDS
         with self._write_lock:
-            while True:
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) and "busy" not in str(exc):
-                        raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
-                    if time.monotonic() > deadline:
-                        raise QueueUnavailable(
-                            f"SQLite store {self.path} stayed locked for "
-                            f"{_LOCKED_RETRY_SECONDS:.0f}s"
-                        ) from None
-                    time.sleep(0.01)
+            self._retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
             try:
                 yield conn
             except sqlite3.Error as exc:
@@ -165,20 +158,7 @@ class Database:
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         """One read statement; a busy store is retried, errors never surface as sqlite3's."""
-        deadline = time.monotonic() + _LOCKED_RETRY_SECONDS
-        while True:
-            try:
-                return self._connect().execute(sql, params).fetchall()
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
-                if time.monotonic() > deadline:
-                    raise QueueUnavailable(
-                        f"SQLite store {self.path} stayed locked for {_LOCKED_RETRY_SECONDS:.0f}s"
-                    ) from None
-                time.sleep(0.01)
-            except sqlite3.Error as exc:
-                raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
+        return self._retry_busy(lambda: self._connect().execute(sql, params).fetchall())
 
     def query_one(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
