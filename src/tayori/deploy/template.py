@@ -22,6 +22,8 @@ from tayori.backends.base import (
     check_queue_name,
 )
 from tayori.errors import ConfigError, QueueNameInvalid
+from tayori.mail.store_dynamodb import LIST_INDEX as MAIL_LIST_INDEX
+from tayori.mail.store_dynamodb import mail_table_name
 
 RUNTIMES = ("3.11", "3.12", "3.13")
 _LOGICAL = re.compile(r"[^A-Za-z0-9]")
@@ -174,6 +176,38 @@ def build_template(opts: TemplateOptions) -> dict[str, Any]:
         "Properties": table_props,
     }
 
+    # the mail store and rate-limit buckets (tayori.mail.store_dynamodb): named after the
+    # idempotency table because the Lambda derives the name from TAYORI_IDEMPOTENCY_TABLE
+    resources["MailTable"] = {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "TableName": (
+                mail_table_name(opts.idempotency_table)
+                if opts.idempotency_table
+                else {"Fn::Sub": "${IdempotencyTable}-mail"}
+            ),
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "list", "AttributeType": "S"},
+                {"AttributeName": "created_at", "AttributeType": "N"},
+            ],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": MAIL_LIST_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "list", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ],
+        },
+    }
+
     events: dict[str, Any] = {}
     queue_arns: list[Any] = []
     dlq_arns: list[Any] = []
@@ -265,6 +299,22 @@ def build_template(opts: TemplateOptions) -> dict[str, Any]:
             ],
             "Resource": {"Fn::GetAtt": ["IdempotencyTable", "Arn"]},
         },
+        {
+            # mail store: conditional writes in transactions, status reads, broadcast list
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+            ],
+            "Resource": [
+                {"Fn::GetAtt": ["MailTable", "Arn"]},
+                {"Fn::Sub": "${MailTable.Arn}/index/*"},
+            ],
+        },
     ]
     if opts.ses_identity_arn:
         statements.append(
@@ -309,6 +359,7 @@ def build_template(opts: TemplateOptions) -> dict[str, Any]:
             "FunctionArn": {"Value": {"Fn::GetAtt": ["Worker", "Arn"]}},
             "ClaimCheckBucketName": {"Value": {"Ref": "ClaimCheckBucket"}},
             "IdempotencyTableName": {"Value": {"Ref": "IdempotencyTable"}},
+            "MailTableName": {"Value": {"Ref": "MailTable"}},
         }
     )
     return {

@@ -65,9 +65,7 @@ class Mailer:
         self.unsubscriber = unsubscriber
         self.chunk_size, self.inline_limit = chunk_size, inline_limit
         if store is None:
-            if app.settings.scheme != "sqlite":
-                raise ConfigError("on AWS give Mailer a store (suppression + broadcast outcomes)")
-            store = SqliteMailStore(app.settings.sqlite_path)
+            store = _default_store(app)
         self.store = store
         if isinstance(rate_limit, int | float):
             if app.settings.scheme != "sqlite":
@@ -288,6 +286,19 @@ def load_mailer(spec: str | Mailer) -> Mailer:
     if not isinstance(obj, Mailer):
         raise ConfigError(f"{spec} is not a tayori.mail.Mailer")
     return obj
+
+
+def _default_store(app: Any) -> MailStore:
+    """Embedded: ``<dir>/mail.db``. AWS: the DynamoDB table beside the idempotency table
+    (``X-idempotency`` -> ``X-mail``), on the backend's shared DynamoDB client."""
+    if app.settings.scheme == "sqlite":
+        return SqliteMailStore(app.settings.sqlite_path)
+    from tayori.mail.store_dynamodb import DynamoDBMailStore, mail_table_name
+
+    client = getattr(app.backend, "client", None)
+    if client is None:
+        raise ConfigError("on AWS give Mailer a store (the backend has no boto3 clients)")
+    return DynamoDBMailStore(client("dynamodb"), mail_table_name(app.settings.idempotency_table))
 
 
 def _chain(head: list[Recipient], rest: Iterator[Recipient]) -> Iterator[Recipient]:

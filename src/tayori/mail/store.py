@@ -2,8 +2,8 @@
 
 Outcomes are one row per (broadcast, recipient), written with an upsert that never
 downgrades ``sent``; counts are derived from the rows, so a duplicate delivery or a
-retried task can never count a recipient twice. Embedded: ``<dir>/mail.db``. On AWS
-the same two tables map to DynamoDB items (docs/mail.md).
+retried task can never count a recipient twice. Embedded: ``<dir>/mail.db``. On AWS:
+``store_dynamodb.DynamoDBMailStore`` (one table; same contract, tested with one suite).
 """
 
 from __future__ import annotations
