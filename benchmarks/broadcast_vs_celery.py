@@ -43,7 +43,13 @@ def run(smoke: bool, emails: int | None = None, latency_ms: float | None = None)
         r = tayori_burst(n, latency, c, processes=processes)
         r["concurrency"] = c
         r["predicted_drain_s"] = plan(
-            PlanInput(emails=n, provider_rate=None, latency_ms=latency_ms, embedded_concurrency=c)
+            PlanInput(
+                emails=n,
+                provider_rate=None,
+                latency_ms=latency_ms,
+                embedded_concurrency=c,
+                embedded_processes=processes,
+            )
         ).embedded["drain_s"]
         runs.append(r)
         _say(r)

@@ -6,8 +6,10 @@ simulator models three consumers of one queue, so their drain times are comparab
 - AWS: the Lambda SQS event source mapping (ESM). It starts with 5 concurrent batches
   and adds up to 300 executions a minute while batches come back full (modelled as a
   steady ramp of 5 a second), up to 1,250 per mapping or ``MaximumConcurrency``.
-- embedded: the local runtime, ``C`` executions on one machine, capped by what the
-  machine can push through SQLite and the handler (``machine_rate``).
+- embedded: the local runtime, ``C`` executions split over ``P`` worker processes on one
+  machine (``tayori worker --processes P``), capped by what each process can push through
+  SQLite and the handler (``machine_rate``, per process) times the processes that get a
+  core of their own (see ``embedded_rate``).
 - Celery: ``W`` prefork workers, one task at a time each (prefetch 1), no batching.
 
 A provider rate cap (SES sending quota) slows every execution equally: executions share
@@ -20,6 +22,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
@@ -33,6 +36,21 @@ LAMBDA_EVENT_LIMIT = 6 * 1024 * 1024  # invocation payload limit; the ESM cuts t
 RECORD_OVERHEAD_BYTES = 700  # messageId, receiptHandle, attributes, ARN... per Lambda record
 ENVELOPE_OVERHEAD_BYTES = 200  # {"v":1,"task":...,"key":<uuid>,"sent_at":...} around the payload
 POINTER_BYTES = 160  # claim-check pointer body + ExtendedPayloadSize attribute
+
+# Messages/s one local-runtime process sustains when the handler path, not the send latency,
+# is the limit (~1 core of Python: SQLite receive/lock/complete/delete plus thread switching).
+# Source: benchmarks/results/broadcast_vs_celery.json, the quiet-machine run of 2026-11-29:
+# "tayori C=200", 1 process, drained 10,000 x 50 ms sends in 5.55 s, where the sends alone
+# bound it at 2.5 s; 10,000 / (5.55 - 0.1 s startup) ~ 1,835/s, rounded to 1,800. A fit to
+# that run, not a validation: on a busy machine or a heavier handler it is lower, and the
+# handler path alone (one thread, no contention) reaches ~5,700/s. Override with machine_rate.
+EMBEDDED_RATE_PER_PROCESS = 1800.0
+# What each process after the first adds, as a fraction of machine_rate, while there are
+# cores for it. Source: the same run; "tayori C=200 (2 processes)" drained in 3.97 s, i.e.
+# 10,000 / 3.87 s ~ 2,580/s = 1.41 x the 1-process rate. Why not 2 x was not measured (the
+# processes share SQLite's write lock; one process may already use part of the second core
+# while SQLite runs without the GIL). Also a fit to that run, not a validation.
+EMBEDDED_PROCESS_SCALING = 0.4
 
 
 @cache
@@ -185,7 +203,12 @@ class PlanInput:
     embedded_message_overhead_ms: float = 0.5
     embedded_batch_overhead_ms: float = 3.0
     embedded_startup_ms: float = 100.0  # pollers start, the handler module is imported
-    machine_rate: float | None = 1300.0  # msg/s the local runtime sustained on a 2-core box
+    # worker processes (tayori worker --processes P); embedded_concurrency is split over them
+    embedded_processes: int = 1
+    # msg/s per process when the machine, not the send latency, is the limit; None = no limit
+    machine_rate: float | None = EMBEDDED_RATE_PER_PROCESS
+    process_scaling: float = EMBEDDED_PROCESS_SCALING  # share of machine_rate per extra process
+    cores: int = field(default_factory=lambda: os.cpu_count() or 2)
     celery_workers: int = 10
     celery_task_overhead_ms: float = 2.0
     prices_path: str | None = None
@@ -220,8 +243,33 @@ class PlanInput:
         )
         _check(self.architecture in ("x86", "arm64"), "architecture must be x86 or arm64")
         _check(self.embedded_concurrency >= 1, "embedded concurrency must be at least 1")
+        _check(
+            1 <= self.embedded_processes <= self.embedded_concurrency,
+            f"--processes must be from 1 to the concurrency ({self.embedded_concurrency}), "
+            f"got {self.embedded_processes}",
+        )
+        _check(self.cores >= 1, f"cores must be at least 1, got {self.cores}")
+        _check(
+            self.machine_rate is None or self.machine_rate > 0,
+            f"--machine-rate must be > 0, got {self.machine_rate}",
+        )
+        _check(0 <= self.process_scaling <= 1, "process scaling must be from 0 to 1")
         _check(self.celery_workers >= 1, "celery workers must be at least 1")
         _check(0 <= self.duplicate_rate <= 1, "duplicate rate must be from 0 to 1")
+
+    @property
+    def embedded_executions(self) -> int:
+        """Concurrency actually run: C // P in each of the P processes."""
+        return self.embedded_concurrency // self.embedded_processes * self.embedded_processes
+
+    @property
+    def embedded_rate(self) -> float | None:
+        """Msg/s the machine sustains: machine_rate for the first process, plus
+        ``process_scaling`` x machine_rate for each further one that has a core."""
+        if self.machine_rate is None:
+            return None
+        used = min(self.embedded_processes, self.cores)
+        return self.machine_rate * (1 + (used - 1) * self.process_scaling)
 
     @property
     def effective_window_s(self) -> float:
@@ -317,26 +365,37 @@ def plan(inp: PlanInput) -> Plan:
         "cost_per_million": per_million,
     }
 
-    embedded_rate = _min_rate(inp.provider_rate, inp.machine_rate)
+    # P processes of C/P executions each, sharing one queue, drain like one pool of
+    # P x (C // P) executions; the machine limit is the processes' combined rate.
+    executions = inp.embedded_executions
+    embedded_rate = _min_rate(inp.provider_rate, inp.embedded_rate)
     emb_sim = simulate(
         inp.emails,
         batch_size=min(inp.batch_size, 10),
         message_s=send_s + inp.embedded_message_overhead_ms / 1000,
         batch_overhead_s=inp.embedded_batch_overhead_ms / 1000,
         scaling=Scaling(
-            start=inp.embedded_start or inp.embedded_concurrency,
-            cap=inp.embedded_concurrency,
+            start=min(inp.embedded_start or executions, executions),
+            cap=executions,
             ramp_per_s=inp.embedded_ramp_per_s,
         ),
         rate_cap=embedded_rate,
         startup_s=inp.embedded_startup_ms / 1000,
     )
+    if inp.embedded_processes > inp.cores:
+        notes.append(
+            f"{inp.embedded_processes} worker processes on {inp.cores} cores: the processes "
+            "beyond one per core add no machine rate"
+        )
     embedded = {
         "drain_s": emb_sim.drain_s,
-        "concurrency": inp.embedded_concurrency,
+        "concurrency": executions,
+        "processes": inp.embedded_processes,
+        "cores": inp.cores,
         "peak_concurrency": emb_sim.peak_concurrency,
-        "ideal_drain_s": _ideal_s(inp.emails, send_s, inp.embedded_concurrency, embedded_rate),
+        "ideal_drain_s": _ideal_s(inp.emails, send_s, executions, embedded_rate),
         "machine_rate": inp.machine_rate,
+        "machine_rate_total": inp.embedded_rate,
         "cost": {"ses": costs["ses"], "total": costs["ses"]},
     }
 

@@ -27,6 +27,14 @@ def _number(name: str, raw: str | None, kind: type = float) -> Any:
     return value
 
 
+def _machine_rate(raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        return {}  # the PlanInput default
+    if raw.strip().lower() in ("none", "inf", "unlimited"):
+        return {"machine_rate": None}
+    return {"machine_rate": _number("--machine-rate", raw)}
+
+
 def _fail(message: str) -> None:
     print(f"tayori plan: {message}", file=sys.stderr)
     raise typer.Exit(2)
@@ -55,7 +63,23 @@ def register(app: typer.Typer) -> None:
         memory_mb: str = typer.Option("128", "--memory-mb", metavar="M"),
         payload_kb: str = typer.Option("1", "--payload-kb", metavar="K"),
         concurrency: str = typer.Option(
-            "200", "--concurrency", metavar="C", help="embedded runtime concurrency"
+            "200",
+            "--concurrency",
+            metavar="C",
+            help="embedded runtime concurrency in total, split over --processes",
+        ),
+        processes: str = typer.Option(
+            "1",
+            "--processes",
+            metavar="P",
+            help="embedded worker processes (tayori worker --processes P --concurrency C/P)",
+        ),
+        machine_rate: str | None = typer.Option(
+            None,
+            "--machine-rate",
+            metavar="R",
+            help="msg/s one embedded process sustains when CPU-bound "
+            "(default: measured, see docs/benchmarks.md; 'none' = no limit)",
         ),
         workers: str = typer.Option("10", "--workers", metavar="W", help="Celery workers"),
         plot: str | None = typer.Option(None, "--plot", metavar="FILE.png"),
@@ -82,6 +106,8 @@ def register(app: typer.Typer) -> None:
                 memory_mb=_number("--memory-mb", memory_mb, int),
                 payload_kb=_number("--payload-kb", payload_kb),
                 embedded_concurrency=_number("--concurrency", concurrency, int),
+                embedded_processes=_number("--processes", processes, int),
+                **_machine_rate(machine_rate),
                 celery_workers=_number("--workers", workers, int),
             )
             if plot is not None and not plot.lower().endswith(".png"):
@@ -113,7 +139,8 @@ def render(result: Any) -> str:
         f"{'':22}{'drain':>12}{'peak conc.':>12}{'ideal':>12}",
         _row("AWS Lambda + SQS", a["drain_s"], a["peak_concurrency"], a["ideal_drain_s"]),
         _row(
-            f"embedded (C={e['concurrency']})",
+            f"embedded (C={e['concurrency']}"
+            + (f", P={e['processes']})" if e["processes"] > 1 else ")"),
             e["drain_s"],
             e["peak_concurrency"],
             e["ideal_drain_s"],
