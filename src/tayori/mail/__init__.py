@@ -12,6 +12,7 @@ from tayori.mail.ratelimit import (
 )
 from tayori.mail.recipients import BadRecipients, read_file
 from tayori.mail.store import BroadcastStatus, SqliteMailStore
+from tayori.mail.store_dynamodb import DynamoDBMailStore
 from tayori.mail.templates import TemplateError, Templates
 from tayori.mail.transports import (
     FileTransport,
@@ -26,6 +27,7 @@ from tayori.mail.unsubscribe import InvalidToken, UnsubscribeApp, Unsubscriber
 __all__ = [
     "BadRecipients",
     "BroadcastStatus",
+    "DynamoDBMailStore",
     "DynamoDBRateLimiter",
     "FileTransport",
     "HeaderInjection",
