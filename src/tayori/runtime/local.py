@@ -172,10 +172,13 @@ class LocalRuntime:
             if grace is None
             else grace
         )
-        with self._threads_lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        while time.monotonic() < deadline:
+            with self._threads_lock:
+                alive = [t for t in self._threads if t.is_alive()]
+            if not alive:
+                break
+            for thread in alive:
+                thread.join(max(0.0, deadline - time.monotonic()))
         with self._pool_lock:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
@@ -222,9 +225,11 @@ class LocalRuntime:
             target=self._poll, args=(group,), name=f"tayori-poll-{group.queue.name}", daemon=True
         )
         with self._threads_lock:
+            # start under the lock: a thread not yet started is not alive, and another
+            # spawn's pruning would drop it from the list that stop() joins
             self._threads = [t for t in self._threads if t.is_alive()]
+            thread.start()
             self._threads.append(thread)
-        thread.start()
         return True
 
     def _poll(self, group: _Group) -> None:
