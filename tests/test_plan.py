@@ -171,15 +171,15 @@ def test_embedded_machine_rate_is_per_process_up_to_the_cores() -> None:
         PlanInput(emails=10, provider_rate=None, embedded_concurrency=2, embedded_processes=3)
 
 
+# The quiet-machine run A (docs/benchmarks.md) the embedded constants were fitted to.
+FITTED_RUN_A = {1: 5.55, 2: 3.97}  # C=200 drain seconds, by worker processes
+
+
 def test_default_rates_reproduce_the_run_they_were_fitted_to() -> None:
     """Not a validation: EMBEDDED_RATE_PER_PROCESS and EMBEDDED_PROCESS_SCALING were fitted
-    to these two runs of the committed quiet-machine benchmark; this only checks that the
-    constants still say what their comment says."""
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "benchmarks/results/broadcast_vs_celery.json"
-    runs = {r["system"]: r for r in json.loads(path.read_text())["runs"]}
-    for system, processes in (("tayori C=200", 1), ("tayori C=200 (2 processes)", 2)):
+    to run A of the quiet-machine benchmark; this only checks that the constants still say
+    what their comment says (later runs replace the committed JSON, so the figures live here)."""
+    for processes, measured in FITTED_RUN_A.items():
         predicted = plan(
             PlanInput(
                 emails=10_000,
@@ -189,7 +189,7 @@ def test_default_rates_reproduce_the_run_they_were_fitted_to() -> None:
                 cores=2,
             )
         ).embedded["drain_s"]
-        assert predicted == pytest.approx(runs[system]["drain_s"], rel=0.05)
+        assert predicted == pytest.approx(measured, rel=0.05)
 
 
 def test_big_batches_respect_the_6mb_invocation_limit() -> None:
