@@ -281,20 +281,21 @@ def _pair(backend: Any, name: str) -> tuple[Any, Any]:
 
 
 def _queue_rows(backend: Any) -> list[dict[str, Any]]:
+    # look each queue up once: on AWS every get_queue is a GetQueueUrl call
+    queues = {name: backend.get_queue(name) for name in backend.list_queues()}
+    specs = {name: queue.spec() for name, queue in queues.items()}
+    dlqs = {spec.redrive.dead_letter_queue for spec in specs.values() if spec.redrive}
     rows = []
-    names = backend.list_queues()
-    dlqs = set()
-    specs = {}
-    for name in names:
-        specs[name] = backend.get_queue(name).spec()
-        if specs[name].redrive:
-            dlqs.add(specs[name].redrive.dead_letter_queue)
-    for name in names:
+    for name, queue in queues.items():
         if name in dlqs:
             continue
-        stats = backend.get_queue(name).stats()
+        stats = queue.stats()
         redrive = specs[name].redrive
-        dlq_depth = backend.get_queue(redrive.dead_letter_queue).stats().total if redrive else 0
+        dlq = None
+        if redrive is not None:  # a DLQ missing from the listing still raises, as before
+            dlq = queues.get(redrive.dead_letter_queue) or backend.get_queue(
+                redrive.dead_letter_queue
+            )
         rows.append(
             {
                 "queue": name,
@@ -302,7 +303,7 @@ def _queue_rows(backend: Any) -> list[dict[str, Any]]:
                 "in_flight": stats.in_flight,
                 "delayed": stats.delayed,
                 "dlq": redrive.dead_letter_queue if redrive else None,
-                "dlq_depth": dlq_depth,
+                "dlq_depth": dlq.stats().total if dlq is not None else 0,
             }
         )
     return rows
