@@ -121,11 +121,13 @@ def test_celery_style_calls(app: tayori.App) -> None:
 
     notify.delay({"a": 1})
     notify.apply_async(({"b": 2},), countdown=5)
-    notify.apply_async(kwargs={"c": 3})
+    notify.apply_async(kwargs={"payload": {"c": 3}})
+    notify.apply_async(({"d": 4},), countdown=3600)  # beyond 900 s: hops (issue 11)
     stats = app.queue("mail").stats()
-    assert (stats.visible, stats.delayed) == (2, 1)
-    with pytest.raises(ConfigError, match="900"):
-        notify.apply_async(({"d": 4},), countdown=3600)
+    assert (stats.visible, stats.delayed) == (2, 2)
+    # Celery's calling convention: kwargs are the function's keyword arguments
+    with pytest.raises(TypeError, match="payload"):
+        notify.apply_async(kwargs={"c": 3})
 
 
 def test_message_too_big_even_for_a_pointer_is_refused(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def test_given_key_is_kept() -> None:
         ('{"v": 1, "task": "t"}', MalformedMessage),
         ('{"v": "1", "task": "t", "payload": 1}', MalformedMessage),
         ('{"v": true, "task": "t", "payload": 1}', MalformedMessage),
-        ('{"v": 2, "task": "t", "payload": 1}', UnsupportedVersion),
+        ('{"v": 3, "task": "t", "payload": 1}', UnsupportedVersion),
         ('{"v": 1, "task": "", "payload": 1}', MalformedMessage),
         ('{"v": 1, "task": 5, "payload": 1}', MalformedMessage),
         ('{"v": 1, "task": "t", "key": 5, "payload": 1}', MalformedMessage),

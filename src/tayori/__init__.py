@@ -14,6 +14,7 @@ from tayori.errors import (
     TayoriError,
 )
 from tayori.settings import Settings
+from tayori.shared import shared_task
 from tayori.wire import Attribute, Envelope
 
 __version__ = "0.1.0"
@@ -35,4 +36,5 @@ __all__ = [
     "Task",
     "TayoriError",
     "__version__",
+    "shared_task",
 ]

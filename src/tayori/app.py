@@ -6,8 +6,10 @@ and keeps the public API; each piece can be built and tested on its own.
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from functools import cached_property
 from itertools import islice
 from typing import Any
@@ -15,20 +17,25 @@ from typing import Any
 from tayori import logs
 from tayori.backends import open_backend
 from tayori.backends.base import MAX_RETENTION_SECONDS, Backend, Queue, QueueSpec, RedrivePolicy
+from tayori.consumer import schedule
 from tayori.consumer.handler import Handler
-from tayori.errors import ConfigError, QueueDoesNotExist
+from tayori.errors import ConfigError, InvalidParameterValue, QueueDoesNotExist
+from tayori.options import TaskOptions, canvas_refused, check_call_options
 from tayori.producer import Producer
 from tayori.registry import Registry, TaskDef, TaskFunction
 from tayori.runtime.local import LocalRuntime, RuntimeConfig, Source
 from tayori.settings import Settings
+from tayori.shared import bind_shared, discover
+from tayori.wire import jsonvalue
 from tayori.wire.claimcheck import ClaimCheck
 from tayori.wire.codec import TayoriCodec
 from tayori.wire.envelope import Envelope
-from tayori.wire.sqs import MAX_DELAY_SECONDS, check_queue_name
+from tayori.wire.sqs import check_queue_name
 
 
 class Task(TaskDef):
-    """A registered task with its producer API (``send``, ``send_many``, Celery's calls)."""
+    """A registered task with its producer API: ``send``/``send_many`` (one payload) and
+    Celery's ``delay``/``apply_async`` (any signature)."""
 
     def __init__(
         self,
@@ -37,8 +44,9 @@ class Task(TaskDef):
         name: str,
         queue: str,
         idempotency_key: str | None,
+        options: TaskOptions | None = None,
     ) -> None:
-        super().__init__(fn, name, queue, idempotency_key)
+        super().__init__(fn, name, queue, idempotency_key, options)
         self.app = app
 
     def envelope(self, payload: Any, key: str | None = None) -> Envelope:
@@ -71,32 +79,108 @@ class Task(TaskDef):
         """Send prepared envelopes (keep them to retry a producer crash with the same keys)."""
         return self.app.producer.send_many(self.queue, envelopes, delay_seconds)
 
-    def delay(self, payload: Any) -> str:
-        """Celery-style: ``task.delay(payload)`` is ``task.send(payload)``."""
-        return self.send(payload)
+    # ------------------------------------------------------------------ Celery's calls
+
+    def delay(self, *args: Any, **kwargs: Any) -> Sent:
+        """Celery's ``task.delay(*args, **kwargs)``: the task runs ``fn(*args, **kwargs)``."""
+        return self.apply_async(args, kwargs)
 
     def apply_async(
         self,
         args: tuple[Any, ...] | list[Any] | None = None,
         kwargs: dict[str, Any] | None = None,
         countdown: float | None = None,
-        **_options: Any,
-    ) -> str:
-        """Celery-style call. SQS delays cap at 900 s; longer countdowns are refused."""
-        if kwargs:
-            if args:
-                raise ConfigError("apply_async takes one payload: args=(payload,) or kwargs")
-            payload: Any = dict(kwargs)
-        elif args and len(args) == 1:
-            payload = args[0]
-        else:
-            raise ConfigError("apply_async takes one payload: args=(payload,) or kwargs")
-        delay = 0 if countdown is None else round(countdown)
-        if not 0 <= delay <= MAX_DELAY_SECONDS:
-            raise ConfigError(
-                f"countdown {countdown}s is over SQS's 900 s delay limit; schedule it instead"
-            )
-        return self.send(payload, delay_seconds=delay)
+        eta: Any = None,
+        expires: Any = None,
+        task_id: str | None = None,
+        queue: str | None = None,
+        headers: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Sent:
+        """Celery's ``apply_async``. Delays beyond SQS's 900 s hop (the message carries its
+        due time); an option tayori does not honour is a ``ConfigError`` naming it."""
+        check_call_options(self.name, options)
+        args, kwargs = tuple(args or ()), dict(kwargs or {})
+        self.bind_arguments(args, kwargs)
+        now = datetime.now(UTC)
+        due = schedule.due_time(now, countdown, eta)
+        envelope = Envelope.call(
+            self.name,
+            args,
+            kwargs,
+            task_id,
+            eta=due,
+            expires=schedule.expiry_time(now, expires, self.options.expires),
+            headers=headers,
+        )
+        self.key_for(envelope)
+        delay = 0 if due is None else schedule.hop_delay((due - now).total_seconds())
+        target = check_queue_name(queue) if queue is not None else self.queue
+        try:
+            message_id = self.app.producer.send(target, envelope, delay)
+        except InvalidParameterValue as exc:
+            raise self._argument_error(args, kwargs) or exc from None
+        return Sent(message_id, envelope.key)
+
+    def _argument_error(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> InvalidParameterValue | None:
+        """The one-line error naming the argument JSON cannot carry (None: not that)."""
+        for name, value in self.bind_arguments(args, kwargs).items():
+            try:
+                jsonvalue.dumps(value, self.app.json_encoder)
+            except (TypeError, ValueError) as exc:
+                return InvalidParameterValue(
+                    f"argument {name!r} of task {self.name!r} is not JSON-serialisable: {exc}"
+                )
+        return None
+
+    def s(self, *args: Any, **kwargs: Any) -> Any:
+        raise canvas_refused(self.name, "s")
+
+    def si(self, *args: Any, **kwargs: Any) -> Any:
+        raise canvas_refused(self.name, "si")
+
+    def signature(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        raise canvas_refused(self.name, "signature")
+
+    def map(self, *args: Any, **kwargs: Any) -> Any:
+        raise canvas_refused(self.name, "map")
+
+    def starmap(self, *args: Any, **kwargs: Any) -> Any:
+        raise canvas_refused(self.name, "starmap")
+
+    def chunks(self, *args: Any, **kwargs: Any) -> Any:
+        raise canvas_refused(self.name, "chunks")
+
+
+class Sent(str):
+    """What ``delay()`` returns: the SQS message id (a ``str``), with Celery's ``.id``
+    (the task id, which is also the default idempotency key). There is no result
+    backend: ``get()`` refuses with the reason."""
+
+    id: str
+
+    def __new__(cls, message_id: str, task_id: str | None) -> Sent:
+        sent = super().__new__(cls, message_id)
+        sent.id = task_id or ""
+        return sent
+
+    @property
+    def message_id(self) -> str:
+        return str(self)
+
+    @property
+    def task_id(self) -> str:
+        return self.id
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConfigError(
+            "tayori has no result backend (AsyncResult.get): store the result where the "
+            "caller reads it (a database row), keyed by this task id"
+        )
+
+    wait = get
 
 
 class App:
@@ -108,20 +192,23 @@ class App:
         *,
         settings: Settings | None = None,
         backend: Backend | None = None,
+        json_encoder: type[json.JSONEncoder] | None = None,
     ) -> None:
         self.name = name
         self.settings = settings if settings is not None else Settings()
         logs.configure(self.settings.log_level)
         self.registry = Registry(name)
+        self.json_encoder = json_encoder  # call arguments; None: kombu's tagged JSON
         self._backend = backend
         self._queues: dict[str, Queue] = {}
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
-        return f"<App {self.name} tasks={sorted(self.tasks)}>"
+        return f"<App {self.name} tasks={sorted(self.registry.tasks)}>"
 
     @property
     def tasks(self) -> dict[str, TaskDef]:
+        self.registry.load()
         return self.registry.tasks
 
     @property
@@ -139,15 +226,35 @@ class App:
         name: str | None = None,
         queue: str = "default",
         idempotency_key: str | None = None,
+        **options: Any,
     ) -> Any:
-        """Register a task: ``@app.task`` or ``@app.task(queue=..., idempotency_key=...)``."""
+        """Register a task: ``@app.task`` or ``@app.task(queue=..., idempotency_key=...)``,
+        with Celery's options (``bind``, ``autoretry_for``, ``max_retries``,
+        ``retry_backoff``, ``time_limit``, ...); others are a ``ConfigError``."""
 
         def register(f: TaskFunction) -> Task:
-            task = Task(self, f, name or f.__name__, queue, idempotency_key)
+            task_name = name or f.__name__
+            opts = TaskOptions.from_celery(task_name, options)
+            task = Task(self, f, task_name, queue, idempotency_key, opts)
             self.registry.add(task)
             return task
 
         return register(fn) if fn is not None else register
+
+    def autodiscover_tasks(
+        self,
+        packages: Iterable[str] | Callable[[], Iterable[str]] | None = None,
+        related_name: str = "tasks",
+    ) -> None:
+        """Celery's ``autodiscover_tasks``: import ``<package>.tasks`` of each package
+        (default: Django's ``INSTALLED_APPS``) when the first task is looked up, then
+        bind every ``shared_task`` to this app. Lazy, so that it can be called before
+        ``django.setup()``, as in a Celery project's ``celery.py``."""
+        self.registry.loaders.append(lambda: discover(self, packages, related_name))
+
+    def bind_shared_tasks(self) -> None:
+        """Register every ``@tayori.shared_task`` defined so far in this app."""
+        bind_shared(self)
 
     @property
     def queue_names(self) -> list[str]:
@@ -203,7 +310,7 @@ class App:
 
     @cached_property
     def codec(self) -> TayoriCodec:
-        return TayoriCodec(self.claim_check)
+        return TayoriCodec(self.claim_check, self.json_encoder)
 
     @cached_property
     def producer(self) -> Producer:

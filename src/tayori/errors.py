@@ -234,3 +234,47 @@ class InvalidToken(TayoriError):
 
 class PackageError(TayoriError):
     """The package could not be built, or is over Lambda's limits."""
+
+
+# --------------------------------------------------------------------------- Celery's task API
+# (issue 11: task calls with args/kwargs, per-task retries in the message, time limits)
+
+
+class TaskArgumentsError(TayoriError, TypeError):
+    """``delay()`` / ``apply_async()`` arguments that do not fit the task function's
+    signature (also a ``TypeError``, as Celery raises)."""
+
+
+class Retry(TayoriError):
+    """Raised by ``self.retry()`` (and ``autoretry_for``): the handler sends a copy of the
+    message with ``retries + 1`` due ``when`` seconds (or at ``when``, a datetime) from now,
+    and reports this delivery done. Raise it, as in Celery: ``raise self.retry(exc=exc)``."""
+
+    def __init__(
+        self,
+        when: float | object,
+        exc: BaseException | None = None,
+        *,
+        args: tuple[object, ...] | None = None,
+        kwargs: dict[str, object] | None = None,
+    ) -> None:
+        at = f"in {when:g}s" if isinstance(when, int | float) else f"at {when}"
+        cause = "" if exc is None else f": {type(exc).__name__}: {exc}"
+        super().__init__(f"retry {at}{cause}")
+        self.when = when
+        self.exc = exc
+        self.args_override = args
+        self.kwargs_override = kwargs
+
+
+class RetriesExhausted(PermanentError):
+    """``max_retries`` is used up: the message goes to the DLQ with this reason."""
+
+
+class TimeLimitExceeded(TayoriError):
+    """The task ran longer than its ``time_limit``; the record fails (and is retried)."""
+
+
+class UnsupportedFormat(BadMessage):
+    """A message in a format tayori does not read (Celery task protocol 1, the pickle
+    serializer, ...): dead-lettered, never executed."""

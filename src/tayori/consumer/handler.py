@@ -30,7 +30,8 @@ from tayori.consumer.hooks import CounterHook, Counters, Hook, Hooks, RecordInfo
 from tayori.consumer.queues import QueueDirectory
 from tayori.consumer.record import attributes_of, queue_name_of, receive_count_of, record_problem
 from tayori.consumer.retry import Outcome, RetryDecision, RetryPolicy, decide_retry
-from tayori.errors import MalformedEvent, MalformedMessage, RecordFailed, TaskExited
+from tayori.consumer.schedule import Scheduler
+from tayori.errors import MalformedEvent, MalformedMessage, RecordFailed, Retry, TaskExited
 from tayori.registry import Registry, TaskDef
 from tayori.settings import Settings
 from tayori.wire.claimcheck import ClaimCheck
@@ -65,6 +66,7 @@ class Handler:
         self.hooks = Hooks([CounterHook(self.counters), *(hooks or [])])
         self.queues = QueueDirectory(backend)
         self.dead_letters = DeadLetters(self.queues, claim_check)
+        self.schedule = Scheduler(self.queues, codec)  # celery (issue 11)
         self._layers: dict[str, BasePersistenceLayer] = {}
         self._lock = threading.Lock()
 
@@ -107,7 +109,16 @@ class Handler:
             incoming = self.codec.decode(raw["body"], attributes)
             task = self.registry.get(incoming.envelope.task)
             info = RecordInfo(info.message_id, info.queue, info.receive_count, task.name)
-            self._run(task, incoming.envelope, info, context)
+            # -- celery (issue 11): expiry and due time (long delays hop); consumer/schedule.py
+            envelope = self.schedule.admit(incoming, raw, info, attributes)
+            if envelope is None:
+                return
+            # --
+            self._run(task, envelope, info, context)
+        except Retry as signal:  # -- celery (issue 11): retry copy, retries counted in it
+            delay = self.schedule.retry(incoming, info, signal)  # type: ignore[arg-type]
+            self.hooks.emit("failed", info, "Retry", f"{signal}; next try in {delay:.0f}s")
+            return
         except Exception as exc:
             decision = decide_retry(
                 exc, info.receive_count, self.queues.max_receive_count(info.queue), self.policy

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from tayori.wire.claimcheck import ClaimCheck, Pointer
 from tayori.wire.envelope import Envelope
+from tayori.wire.jsonvalue import Encoder
 from tayori.wire.sqs import MAX_DELAY_SECONDS, Attribute, Attributes, check_range, message_size
 
 
@@ -51,13 +52,14 @@ class Codec(Protocol):
 class TayoriCodec:
     """tayori's envelope, with bodies over the threshold moved to the blob store."""
 
-    def __init__(self, claim_check: ClaimCheck) -> None:
+    def __init__(self, claim_check: ClaimCheck, encoder: Encoder | None = None) -> None:
         self.claim_check = claim_check
+        self.encoder = encoder  # for call arguments (v2); None: kombu's tagged JSON
 
     def encode(self, envelope: Envelope, delay_seconds: int = 0) -> Outgoing:
         # the one check the queue cannot make before the blob is stored
         check_range("DelaySeconds", delay_seconds, 0, MAX_DELAY_SECONDS)
-        body, attributes = self.claim_check.offload(envelope.to_json(), {})
+        body, attributes = self.claim_check.offload(envelope.to_json(self.encoder), {})
         return Outgoing(body, attributes, delay_seconds)
 
     def decode(self, body: str, attributes: Attributes) -> Incoming:
