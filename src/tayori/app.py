@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
@@ -30,7 +31,7 @@ from tayori.wire import jsonvalue
 from tayori.wire.claimcheck import ClaimCheck
 from tayori.wire.codec import TayoriCodec
 from tayori.wire.envelope import Envelope
-from tayori.wire.sqs import check_queue_name
+from tayori.wire.sqs import MAX_DELAY_SECONDS, check_queue_name
 
 
 class Task(TaskDef):
@@ -102,7 +103,7 @@ class Task(TaskDef):
         check_call_options(self.name, options)
         args, kwargs = tuple(args or ()), dict(kwargs or {})
         self.bind_arguments(args, kwargs)
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(self.app.clock(), UTC)
         due = schedule.due_time(now, countdown, eta)
         envelope = Envelope.call(
             self.name,
@@ -114,7 +115,8 @@ class Task(TaskDef):
             headers=headers,
         )
         self.key_for(envelope)
-        delay = 0 if due is None else schedule.hop_delay((due - now).total_seconds())
+        remaining = 0.0 if due is None else (due - now).total_seconds()
+        delay = schedule.hop_delay(remaining, self.app.hop_seconds)
         target = check_queue_name(queue) if queue is not None else self.queue
         try:
             message_id = self.app.producer.send(target, envelope, delay)
@@ -185,6 +187,10 @@ class Sent(str):
 
 class App:
     """One application: its tasks, its backend and its Lambda entry point."""
+
+    # the clock of due times and the longest SQS delay of one hop; tests replace them
+    clock: Callable[[], float] = staticmethod(time.time)
+    hop_seconds: int = MAX_DELAY_SECONDS
 
     def __init__(
         self,
@@ -318,7 +324,10 @@ class App:
 
     @cached_property
     def handler(self) -> Handler:
-        return Handler(self.registry, self.codec, self.backend, self.settings, self.claim_check)
+        handler = Handler(self.registry, self.codec, self.backend, self.settings, self.claim_check)
+        handler.schedule.clock = lambda: self.clock()
+        handler.schedule.hop_seconds = self.hop_seconds
+        return handler
 
     def lambda_handler(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """AWS Lambda entry point; the local runtime uses it too."""
