@@ -23,6 +23,10 @@ def load_app(ref: str) -> Any:
     if ":" not in str(ref):
         raise ConfigError(f"--app must look like package.module:app, got {ref!r}")
     obj = load_object(ref)
+    if type(obj).__module__.startswith("celery."):  # an unchanged Celery app (issue 11)
+        from tayori.contrib.celery import CeleryWorker
+
+        obj = CeleryWorker(obj)
     if hasattr(obj, "app") and not hasattr(obj, "tasks"):
         obj = obj.app  # a Mailer or similar wrapper
     if not hasattr(obj, "tasks"):

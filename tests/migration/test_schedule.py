@@ -13,8 +13,8 @@ from tayori.consumer.schedule import due_time, expiry_time, hop_delay
 from tayori.errors import ConfigError
 from tayori.wire.envelope import Envelope
 
-from tests.celery.conftest import load_project
-from tests.celery.project.effects import effects
+from tests.migration.conftest import load_project
+from tests.migration.project.effects import effects
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

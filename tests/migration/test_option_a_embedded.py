@@ -15,8 +15,8 @@ from tayori.runtime.local import RuntimeConfig
 from tayori.wire.envelope import Envelope
 from tayori.wire.reasons import reason_of
 
-from tests.celery.conftest import load_project
-from tests.celery.project.effects import effects
+from tests.migration.conftest import load_project
+from tests.migration.project.effects import effects
 
 
 @pytest.fixture
