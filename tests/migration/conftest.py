@@ -45,3 +45,26 @@ def effects_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "effects.jsonl"
     monkeypatch.setenv("PROJ_EFFECTS", str(path))
     return path
+
+
+@pytest.fixture(params=["sqlite", "aws"])
+def tayori_env(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """TAYORI_* for the embedded backend or for the AWS backend on a fresh moto server."""
+    monkeypatch.setenv("TAYORI_VISIBILITY_TIMEOUT", "2")
+    if request.param == "sqlite":
+        monkeypatch.setenv("TAYORI_URL", f"sqlite:///{tmp_path}/store")
+    else:
+        moto_url = request.getfixturevalue("moto_url")
+        monkeypatch.setenv("TAYORI_URL", "aws://?region=us-east-1")
+        monkeypatch.setenv("TAYORI_ENDPOINT_URL", moto_url)
+    return request.param
+
+
+def option_a(root: Path, backend: str) -> ModuleType:
+    """The project with only its import changed, its backend's resources created."""
+    tasks = load_project(root, "a")
+    if backend == "aws":
+        tasks.app.backend.create_resources()  # what `tayori setup` does
+    return tasks

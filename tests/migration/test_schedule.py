@@ -13,7 +13,7 @@ from tayori.consumer.schedule import due_time, expiry_time, hop_delay
 from tayori.errors import ConfigError
 from tayori.wire.envelope import Envelope
 
-from tests.migration.conftest import load_project
+from tests.migration.conftest import option_a
 from tests.migration.project.effects import effects
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -60,10 +60,9 @@ def deliver(app: tayori.App, queue: str, wait: float = 5.0) -> list[str]:
 
 
 def test_one_hour_countdown_hops_with_the_due_time_kept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, effects_file: Path
+    tmp_path: Path, tayori_env: str, monkeypatch: pytest.MonkeyPatch, effects_file: Path
 ) -> None:
-    monkeypatch.setenv("TAYORI_URL", f"sqlite:///{tmp_path}/store")
-    tasks = load_project(tmp_path, "a")
+    tasks = option_a(tmp_path, tayori_env)
     app = tasks.app
     clock = FakeClock(T0)
     app.clock = clock

@@ -1,4 +1,4 @@
-"""Option A on the embedded backend: a Celery tasks module with only its import changed."""
+"""Option A: a Celery tasks module with only its import changed, on both backends."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from tayori.runtime.local import RuntimeConfig
 from tayori.wire.envelope import Envelope
 from tayori.wire.reasons import reason_of
 
-from tests.migration.conftest import load_project
+from tests.migration.conftest import option_a
 from tests.migration.project.effects import effects
 
 
 @pytest.fixture
-def tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, effects_file: Path):
-    monkeypatch.setenv("TAYORI_URL", f"sqlite:///{tmp_path}/store")
-    monkeypatch.setenv("TAYORI_VISIBILITY_TIMEOUT", "2")
-    return load_project(tmp_path, "a")
+def tasks(tmp_path: Path, tayori_env: str, effects_file: Path):
+    """The Celery project with only its import changed, on the embedded backend and on
+    the AWS backend (moto)."""
+    return option_a(tmp_path, tayori_env)
 
 
 def drain(app, timeout: float = 60) -> None:
