@@ -26,7 +26,7 @@ from tayori.producer import Producer
 from tayori.registry import Registry, TaskDef, TaskFunction
 from tayori.runtime.local import LocalRuntime, RuntimeConfig, Source
 from tayori.settings import Settings
-from tayori.shared import bind_shared, discover
+from tayori.shared import bind_shared, discover, watch
 from tayori.wire import jsonvalue
 from tayori.wire.claimcheck import ClaimCheck
 from tayori.wire.codec import TayoriCodec

@@ -222,7 +222,7 @@ class Registry:
         self.name = name
         self.tasks: dict[str, TaskDef] = {}
         self.loaders: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a tasks module imported by a loader may look up
 
     def __repr__(self) -> str:
         return f"<Registry {self.name} tasks={sorted(self.tasks)}>"

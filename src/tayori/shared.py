@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from tayori.errors import ConfigError
 
 _pending: list[SharedTask] = []
+_discovering: list[weakref.ref[Any]] = []  # apps whose autodiscovery may bind a task
 _lock = threading.Lock()
 
 
@@ -44,6 +46,11 @@ class SharedTask:
 
     @property
     def task(self) -> Any:
+        if self._bound is None:
+            for ref in list(_discovering):  # an app that autodiscovers binds it on first use
+                app = ref()
+                if app is not None:
+                    app.registry.load()
         if self._bound is None:
             raise ConfigError(
                 f"shared task {self.name!r} is not bound to an App yet: call "
@@ -74,6 +81,12 @@ def shared_task(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
         return task
 
     return make(fn) if fn is not None else make
+
+
+def watch(app: Any) -> None:
+    """``app`` autodiscovers: an unbound shared task asks it to load before refusing."""
+    with _lock:
+        _discovering.append(weakref.ref(app))
 
 
 def bind_shared(app: Any) -> None:

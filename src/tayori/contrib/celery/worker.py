@@ -55,6 +55,8 @@ class CeleryWorker:
         queues: Sequence[str] | None = None,
     ) -> None:
         self.celery = celery_app
+        # what a Celery worker does at start: its Django fixup runs django.setup()
+        celery_app.loader.import_default_modules()
         self.registry = CeleryRegistry(celery_app)
         self.name = self.registry.name
         self.app = App(self.name, settings=settings, backend=backend)  # queues, backend
@@ -99,6 +101,14 @@ class CeleryWorker:
                     "`tayori` first (CeleryWorker.ensure_queues on a new queue) or add one"
                 )
         return queues
+
+    def setup(self) -> list[str]:
+        """Create what the handler needs: the backend's bucket and idempotency table (AWS)
+        and each queue with its DLQ. Idempotent; returns the queue names."""
+        create = getattr(self.backend, "create_resources", None)
+        if callable(create):
+            create()
+        return [q.name for q in self.ensure_queues()]
 
     def source(self, queues: Sequence[str] | None = None) -> Source:
         names = list(queues) if queues else self._queue_names
