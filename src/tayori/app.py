@@ -257,6 +257,7 @@ class App:
         bind every ``shared_task`` to this app. Lazy, so that it can be called before
         ``django.setup()``, as in a Celery project's ``celery.py``."""
         self.registry.loaders.append(lambda: discover(self, packages, related_name))
+        watch(self)
 
     def bind_shared_tasks(self) -> None:
         """Register every ``@tayori.shared_task`` defined so far in this app."""
