@@ -92,8 +92,12 @@ class Journey:
                 )
             else:
                 done = subprocess.run(
-                    ["bash", "-c", value], cwd=self.root, env=self.env, capture_output=True,
-                    text=True, timeout=120,
+                    ["bash", "-c", value],
+                    cwd=self.root,
+                    env=self.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
                 )
                 assert done.returncode == 0, f"{value}\n{done.stdout}\n{done.stderr}"
 
@@ -167,8 +171,16 @@ def test_option_b_against_sqs_on_moto(tmp_path: Path, moto_url: str) -> None:
         journey.stop()
     assert text.count("Welcome, user 42") == 1
     probe = subprocess.run(
-        [sys.executable, "-c", "import lambda_function as f; print(f.lambda_handler({'Records': []}))"],
-        cwd=root, env=journey.env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import lambda_function as f; print(f.lambda_handler({'Records': []}))",
+        ],
+        cwd=root,
+        env=journey.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip().endswith("{'batchItemFailures': []}")

@@ -9,14 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.migration.conftest import option_a
+from tests.migration.project.effects import effects
 
 from tayori.errors import ConfigError, InvalidParameterValue, TaskArgumentsError
 from tayori.runtime.local import RuntimeConfig
 from tayori.wire.envelope import Envelope
 from tayori.wire.reasons import reason_of
-
-from tests.migration.conftest import option_a
-from tests.migration.project.effects import effects
 
 
 @pytest.fixture
@@ -103,7 +102,7 @@ def test_what_tayori_does_not_honour_is_refused_by_name(tasks) -> None:
         tasks.app.task(name="early", acks_late=False)(lambda: None)
     with pytest.raises(ConfigError, match="result backend"):
         tasks.add.delay(1, 2).get()
-    with pytest.raises(TaskArgumentsError, match="add\\(\\).*'y'"):
+    with pytest.raises(TaskArgumentsError, match=r"add\(\).*'y'"):
         tasks.add.delay(1)
     with pytest.raises(TypeError):  # Celery raises TypeError for a bad call, so does tayori
         tasks.add.delay(1, 2, 3, 4)
@@ -123,7 +122,9 @@ def test_djangos_encoder_is_pluggable(tmp_path: Path) -> None:
     import tayori
 
     app = tayori.App(
-        "dj", settings=tayori.Settings(url=f"sqlite:///{tmp_path}/s"), json_encoder=DjangoJSONEncoder
+        "dj",
+        settings=tayori.Settings(url=f"sqlite:///{tmp_path}/s"),
+        json_encoder=DjangoJSONEncoder,
     )
     got: list = []
 

@@ -13,13 +13,12 @@ from urllib.parse import urlparse
 
 import pytest
 from celery import Celery
+from tests.migration.conftest import load_project
+from tests.migration.project.effects import effects
 
 from tayori.contrib.celery import CeleryWorker
 from tayori.runtime.local import RuntimeConfig
 from tayori.wire.reasons import reason_of
-
-from tests.migration.conftest import load_project
-from tests.migration.project.effects import effects
 
 
 @pytest.fixture
@@ -106,7 +105,11 @@ def test_unknown_task_pickle_and_protocol_1_are_dead_lettered_never_run(
     drain(worker)
     assert effects(str(effects_file)) == []
     reasons = sorted(dead_letters(worker, queue), key=lambda r: r[1] or "")
-    assert [kind for _, kind in reasons] == ["UnknownTask", "UnsupportedFormat", "UnsupportedFormat"]
+    assert [kind for _, kind in reasons] == [
+        "UnknownTask",
+        "UnsupportedFormat",
+        "UnsupportedFormat",
+    ]
     text = " | ".join(r for r, _ in reasons if r)
     assert "unknown task 'proj.no_such_task'" in text
     assert "pickle serializer is not read by tayori" in text

@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.migration.conftest import option_a
+from tests.migration.project.effects import effects
 
 import tayori
 from tayori.consumer.schedule import due_time, expiry_time, hop_delay
 from tayori.errors import ConfigError
 from tayori.wire.envelope import Envelope
-
-from tests.migration.conftest import option_a
-from tests.migration.project.effects import effects
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

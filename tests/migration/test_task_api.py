@@ -20,7 +20,9 @@ HERE = Path(__file__).parent
 
 @pytest.fixture
 def app(tmp_path: Path) -> tayori.App:
-    settings = tayori.Settings(url=f"sqlite:///{tmp_path}/s", visibility_timeout=1, max_receive_count=2)
+    settings = tayori.Settings(
+        url=f"sqlite:///{tmp_path}/s", visibility_timeout=1, max_receive_count=2
+    )
     return tayori.App("api", settings=settings)
 
 

@@ -130,7 +130,9 @@ def _kombu_message(body: str) -> dict[str, Any]:
         try:
             text = base64.b64decode(text, validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
-            raise MalformedMessage("body is neither JSON nor base64 (not a Celery message)") from None
+            raise MalformedMessage(
+                "body is neither JSON nor base64 (not a Celery message)"
+            ) from None
     try:
         message = json.loads(text)
     except (ValueError, RecursionError) as exc:

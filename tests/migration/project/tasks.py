@@ -30,4 +30,9 @@ def remind(self, user_id, at):
 
 @app.task
 def charge(order_id, amount, when=None):
-    effect("charge", order_id=order_id, amount=str(amount), types=[type(amount).__name__, type(when).__name__])
+    effect(
+        "charge",
+        order_id=order_id,
+        amount=str(amount),
+        types=[type(amount).__name__, type(when).__name__],
+    )

@@ -12,7 +12,10 @@ from tayori.loader import load_object
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "setup":
-        print("usage: python -m tayori.contrib.celery setup package.module:celery_app", file=sys.stderr)
+        print(
+            "usage: python -m tayori.contrib.celery setup package.module:celery_app",
+            file=sys.stderr,
+        )
         return 2
     try:
         from tayori.contrib.celery import CeleryWorker

@@ -130,9 +130,7 @@ class CeleryRegistry:
                 f"{', '.join(known[:10]) or 'no tasks'}{more})"
             )
         with self._lock:
-            return self._defs.setdefault(
-                name, CeleryTaskDef(task, self.app.conf.task_time_limit)
-            )
+            return self._defs.setdefault(name, CeleryTaskDef(task, self.app.conf.task_time_limit))
 
     @property
     def tasks(self) -> dict[str, Any]:
