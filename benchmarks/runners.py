@@ -166,8 +166,13 @@ def celery_burst(
     pool: str,
     concurrency: int,
     timeout: float = 900,
+    module: str = "benchmarks.celery_app",
+    send: Any = None,
 ) -> dict[str, Any]:
-    """Enqueue with a ``.delay`` loop, then start a worker and time the drain."""
+    """Enqueue with a ``.delay`` loop, then start a worker and time the drain.
+
+    ``module`` is the Celery app / tasks module the worker imports (``-A``); ``send``
+    enqueues one payload (default: ``celery_app.send_one.delay``)."""
     import redis
 
     from benchmarks import celery_app
@@ -175,15 +180,17 @@ def celery_burst(
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     celery_app.app.conf.broker_url = redis_url
+    send = send or celery_app.send_one.delay
     t = time.perf_counter()
     for payload in common.payloads(n):
-        celery_app.send_one.delay(payload)
+        send(payload)
     enqueue_s = time.perf_counter() - t
 
     env = {**os.environ, "BENCH_REDIS_URL": redis_url, "BENCH_LATENCY_S": str(latency_s)}
+    env["BENCH_RECORD"] = "redis"
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
     cmd = [
-        sys.executable, "-m", "celery", "-A", "benchmarks.celery_app", "worker",
+        sys.executable, "-m", "celery", "-A", module, "worker",
         "-P", pool, "-c", str(concurrency), "--prefetch-multiplier", "1", "-O", "fair",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning",
     ]  # fmt: skip

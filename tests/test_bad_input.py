@@ -98,7 +98,7 @@ CORPUS: dict[str, tuple[Any, dict[str, Any] | None, str]] = {
     "envelope sent_at not a string": (envelope(sent_at=7), None, "MalformedMessage"),
     "version as string": (envelope(v="1"), None, "MalformedMessage"),
     "version as bool": (envelope(v=True), None, "MalformedMessage"),
-    "unknown version": (envelope(v=2), None, "UnsupportedVersion"),
+    "unknown version": (envelope(v=3), None, "UnsupportedVersion"),
     "unknown task": (envelope(task="rm_rf"), None, "UnknownTask"),
     "idempotency key missing from payload": (envelope(task="order"), None, "MissingIdempotencyKey"),
     "pointer with extra field": (

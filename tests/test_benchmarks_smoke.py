@@ -111,3 +111,19 @@ def test_cold_start_smoke(run_smoke: Callable[[str], dict]) -> None:
     assert data["median_import_ms"] > 0
     packages = {p["package"] for p in data["top_packages"]}
     assert "tayori" in packages and "aws_lambda_powertools" in packages
+
+
+@needs_redis
+def test_celery_migration_smoke(run_smoke: Callable[[str], dict]) -> None:
+    data = run_smoke("celery_migration")
+    n = data["tasks"]
+    systems = [r["system"] for r in data["runs"]]
+    assert [s.split(" C=")[0].split(" x")[0] for s in systems] == [
+        "tayori option A",
+        "tayori option B",
+        "celery prefork",
+        "celery threads",
+    ]
+    for r in data["runs"]:
+        assert r["sent_unique"] == n and r["drain_s"] > 0  # every task ran, in every system
+    assert set(data["ratios"]) >= {"drain_option_B_over_option_A"}

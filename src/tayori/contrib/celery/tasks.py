@@ -44,8 +44,9 @@ class CeleryTaskDef:
         return envelope.key
 
     def run(self, envelope: Envelope) -> Any:
-        if self.time_limit:
-            return call_with_time_limit(lambda: self._run(envelope), self.time_limit, self.name)
+        limit = _hard_limit(envelope) or self.time_limit
+        if limit:
+            return call_with_time_limit(lambda: self._run(envelope), limit, self.name)
         return self._run(envelope)
 
     def _run(self, envelope: Envelope) -> Any:
@@ -135,6 +136,16 @@ class CeleryRegistry:
     @property
     def tasks(self) -> dict[str, Any]:
         return {n: t for n, t in self.app.tasks.items() if not n.startswith("celery.")}
+
+
+def _hard_limit(envelope: Envelope) -> float | None:
+    """``apply_async(time_limit=...)``: the hard limit Celery puts in the ``timelimit``
+    header (the soft one cannot be enforced on a thread and is not)."""
+    headers = ((envelope.extra or {}).get("message") or {}).get("headers") or {}
+    limits = headers.get("timelimit")
+    if isinstance(limits, list) and len(limits) == 2 and isinstance(limits[1], int | float):
+        return float(limits[1]) if limits[1] > 0 else None
+    return None
 
 
 def _raised_by_retry(exc: BaseException) -> bool:
