@@ -87,6 +87,22 @@ def test_eta_and_short_countdown_are_honoured(tasks, effects_file) -> None:
     assert [(e["user_id"], e["at_type"]) for e in done] == [(1, "date"), (2, "datetime")]
     assert datetime.now(UTC) - start >= timedelta(seconds=2)
     assert all(e["eta"] for e in done)
+    assert {e["queue"] for e in done} == {"default"}  # self.request.delivery_info
+
+
+def test_a_stale_copy_of_a_retried_call_does_not_run_again(tasks, effects_file) -> None:
+    """The failed attempt left no idempotency record (Powertools deletes it when the task
+    raises), so its retry copy - same task id - runs; once that succeeded, any other copy
+    of the call (here the original, redelivered) is a duplicate and does not run."""
+    queue = tasks.app.queue("default")
+    tasks.flaky.delay("k2", fail_times=1)
+    (original,) = queue.receive(1, visibility_timeout=0)
+    drain(tasks.app)
+    queue.send(original.body)  # the first delivery again (retries=0), e.g. after a redrive
+    drain(tasks.app)
+    runs = [e for e in effects(str(effects_file)) if e["kind"] == "flaky"]
+    assert len(runs) == 1 and runs[0]["retries"] == 1
+    assert tasks.app.handler.counters.snapshot()["duplicates_skipped"] == 1
 
 
 def test_what_tayori_does_not_honour_is_refused_by_name(tasks) -> None:

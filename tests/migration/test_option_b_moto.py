@@ -64,7 +64,7 @@ def test_unchanged_celery_app_runs_exactly_once(project, effects_file: Path) -> 
     assert sorted(e["result"] for e in done if e["kind"] == "add") == [3, 70]
     assert [e["types"] for e in done if e["kind"] == "charge"] == [["Decimal", "datetime"]]
     (remind,) = [e for e in done if e["kind"] == "remind"]
-    assert remind["at_type"] == "datetime" and remind["eta"]
+    assert remind["at_type"] == "datetime" and remind["eta"] and remind["queue"] == queue
     snapshot = worker.handler.counters.snapshot()
     assert snapshot["duplicates_skipped"] == 1 and worker.handler.schedule.expired == 1
     assert dead_letters(worker, queue) == []

@@ -25,7 +25,13 @@ def always_times_out(key):
 
 @app.task(bind=True)
 def remind(self, user_id, at):
-    effect("remind", user_id=user_id, at_type=type(at).__name__, eta=self.request.eta)
+    effect(
+        "remind",
+        user_id=user_id,
+        at_type=type(at).__name__,
+        eta=self.request.eta,
+        queue=self.request.delivery_info.get("routing_key"),
+    )
 
 
 @app.task
