@@ -108,3 +108,18 @@ def test_idempotency_key_over_arguments_by_name(app: tayori.App) -> None:
     welcome.delay(43)
     drain(app)
     assert sorted(u for u, _ in ran) == [42, 43]
+
+
+def test_task_id_headers_and_queue_reach_the_task(app: tayori.App) -> None:
+    seen: list = []
+
+    @app.task(bind=True, queue="mail")
+    def probe(self, n):
+        seen.append((n, self.request.id, self.request.headers, self.request.retries))
+
+    sent = probe.apply_async((1,), task_id="order-7", headers={"tenant": "acme"}, queue="urgent")
+    assert sent.id == "order-7" and app.queue("urgent").stats().visible == 1
+    assert app.queue("mail").stats().total == 0
+    runtime = app.runtime(RuntimeConfig(poll_wait_seconds=0, queues=("urgent",)))
+    assert runtime.run_until_idle(30).idle
+    assert seen == [(1, "order-7", {"tenant": "acme"}, 0)]
