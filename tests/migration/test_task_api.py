@@ -123,3 +123,21 @@ def test_task_id_headers_and_queue_reach_the_task(app: tayori.App) -> None:
     runtime = app.runtime(RuntimeConfig(poll_wait_seconds=0, queues=("urgent",)))
     assert runtime.run_until_idle(30).idle
     assert seen == [(1, "order-7", {"tenant": "acme"}, 0)]
+
+
+def test_retries_are_not_bounded_by_max_receive_count(app: tayori.App) -> None:
+    """maxReceiveCount is 2 here; a task with max_retries=4 still runs 5 times (each retry
+    is a new message), then dead-letters with the count that is in the message."""
+    attempts: list[int] = []
+
+    @app.task(bind=True, autoretry_for=(ConnectionError,), max_retries=4, default_retry_delay=0)
+    def stubborn(self):
+        attempts.append(self.request.retries)
+        raise ConnectionError("still down")
+
+    stubborn.delay()
+    drain(app)
+    assert attempts == [0, 1, 2, 3, 4]
+    (dead,) = app.queue("default-dlq").receive(1)
+    assert reason_of(dead.attributes)[0] == "gave up after 4 retries: ConnectionError: still down"
+    assert Envelope.parse(dead.body).retries == 4
