@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -94,9 +95,14 @@ class Scheduler:
         self.codec = codec
         self.clock = clock
         self.hop_seconds = hop_seconds
-        self.hops = 0
-        self.expired = 0
-        self.retried = 0
+        self.hops = 0  # not-yet-due messages sent on
+        self.expired = 0  # dropped past their expires
+        self.retried = 0  # retry copies sent
+        self._lock = threading.Lock()
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -110,7 +116,7 @@ class Scheduler:
         now = self.now()
         expires = envelope.expires_at
         if expires is not None and now >= expires:
-            self.expired += 1
+            self._count("expired")
             log.warning(
                 "message %s (task %s, id %s) expired at %s: dropped, not run",
                 info.message_id,
@@ -139,7 +145,7 @@ class Scheduler:
             self.queues.queue(info.queue).send(raw["body"], kept, delay)
         except Exception as exc:
             raise RecordFailed(f"could not re-delay a message not yet due: {exc}") from None
-        self.hops += 1
+        self._count("hops")
         log.info(
             "message %s not due for %.0fs: sent on with a %ss delay",
             info.message_id,
@@ -170,7 +176,7 @@ class Scheduler:
             self.queues.queue(info.queue).send(out.body, out.attributes, out.delay_seconds)
         except Exception as exc:
             raise RecordFailed(f"could not send the retry of {envelope.task}: {exc}") from None
-        self.retried += 1
+        self._count("retried")
         self._release(incoming, info)
         return remaining
 
