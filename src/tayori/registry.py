@@ -20,6 +20,7 @@ from jmespath.exceptions import JMESPathError
 from tayori.context import Request, RequestStack
 from tayori.errors import (
     ConfigError,
+    MalformedMessage,
     MissingIdempotencyKey,
     RetriesExhausted,
     Retry,
@@ -85,6 +86,8 @@ class TaskDef:
         """What the consumer calls for one received message."""
         args = (envelope.args or ()) if envelope.is_call else (envelope.payload,)
         kwargs = (envelope.kwargs or {}) if envelope.is_call else {}
+        if envelope.is_call:
+            self._fits(args, kwargs)
         delivery = envelope.delivery or {}
         request = Request(
             id=envelope.key,
@@ -175,6 +178,14 @@ class TaskDef:
         bound.apply_defaults()
         return {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}
 
+    def _fits(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The bound arguments of a received call; a call that cannot fit the function
+        will never run, so it is a ``BadMessage`` (dead-lettered at once), not a retry."""
+        try:
+            return self.bind_arguments(args, kwargs)
+        except TaskArgumentsError as exc:
+            raise MalformedMessage(f"arguments do not fit the task: {exc}") from None
+
     def key_for(self, envelope: Envelope) -> str | None:
         """Business key from the arguments if the task names one, else the envelope key
         (Celery's task id). For a call the expression sees the arguments by parameter
@@ -196,7 +207,7 @@ class TaskDef:
         documents = [envelope.payload]
         if envelope.is_call:
             args, kwargs = envelope.args or (), envelope.kwargs or {}
-            documents = [self.bind_arguments(args, kwargs)]
+            documents = [self._fits(args, kwargs)]
             if len(args) == 1 and not kwargs:
                 documents.append(args[0])
         value = None

@@ -141,3 +141,19 @@ def test_retries_are_not_bounded_by_max_receive_count(app: tayori.App) -> None:
     (dead,) = app.queue("default-dlq").receive(1)
     assert reason_of(dead.attributes)[0] == "gave up after 4 retries: ConnectionError: still down"
     assert Envelope.parse(dead.body).retries == 4
+
+
+def test_a_received_call_that_does_not_fit_is_dead_lettered_at_once(app: tayori.App) -> None:
+    ran: list = []
+
+    @app.task
+    def pair(a, b):
+        ran.append((a, b))
+
+    body = Envelope.call("pair", (1, 2, 3), {}).to_json()  # another producer's mistake
+    app.queue("default").send(body)
+    drain(app)
+    assert ran == []
+    (dead,) = app.queue("default-dlq").receive(1)
+    reason, kind = reason_of(dead.attributes)
+    assert kind == "MalformedMessage" and "arguments do not fit the task" in (reason or "")
