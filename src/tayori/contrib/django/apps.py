@@ -1,0 +1,18 @@
+"""``INSTALLED_APPS += ["tayori.contrib.django"]``: finds every installed app's tasks."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class TayoriConfig(AppConfig):
+    name = "tayori.contrib.django"
+    label = "tayori"
+    verbose_name = "tayori"
+
+    def ready(self) -> None:
+        """Import each installed app's ``tasks`` module, as Celery's autodiscovery does, so
+        a worker started with ``manage.py tayori worker`` knows every task by name."""
+        from django.utils.module_loading import autodiscover_modules
+
+        autodiscover_modules("tasks")

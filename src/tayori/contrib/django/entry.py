@@ -1,0 +1,27 @@
+"""What ``manage.py tayori`` passes to the ``tayori`` CLI as ``--app``.
+
+``tayori.contrib.django.entry:app`` is the project's App and ``...entry:mailer`` its
+Mailer. Importing this module sets Django up first, so the worker processes that
+``tayori worker --processes N`` spawns (fresh interpreters that import ``--app``) get
+the same settings, apps and tasks as the process that started them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django
+from django.apps import apps
+
+if not apps.ready:
+    django.setup()  # DJANGO_SETTINGS_MODULE is inherited from manage.py's process
+
+
+def __getattr__(name: str) -> Any:
+    from tayori.contrib.django.conf import get_app, get_mailer
+
+    if name == "app":
+        return get_app()
+    if name == "mailer":
+        return get_mailer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
