@@ -3,6 +3,8 @@ fresh directory and the SMTP settings pointing at the aiosmtpd fixture."""
 
 from __future__ import annotations
 
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,17 @@ def _people(addresses: list[str]) -> list[Any]:
     return [parseaddr(a) for a in addresses]
 
 
+sys.path.insert(0, str(Path(__file__).parent))  # tayori_testapp
+SESSION_DIR = tempfile.mkdtemp(prefix="tayori-django-")
+
 if not settings.configured:
     settings.configure(
+        TAYORI={"URL": f"sqlite:///{SESSION_DIR}/tayori"},
         INSTALLED_APPS=[
             "django.contrib.contenttypes",
             "django.contrib.auth",
             "tayori.contrib.django",
+            "tayori_testapp",
         ],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         EMAIL_BACKEND="tayori.contrib.django.EmailBackend",

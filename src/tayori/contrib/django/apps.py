@@ -16,3 +16,14 @@ class TayoriConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("tasks")
+        from django.test.signals import setting_changed
+
+        setting_changed.connect(_forget_on_change, dispatch_uid="tayori-settings")
+
+
+def _forget_on_change(setting: str, **_kwargs: object) -> None:
+    """``override_settings(TAYORI=...)`` in a test: build the App and Mailer anew."""
+    if setting == "TAYORI":
+        from tayori.contrib.django.conf import reset
+
+        reset()

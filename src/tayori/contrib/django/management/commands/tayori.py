@@ -7,6 +7,7 @@ is passed, so ``manage.py tayori worker`` runs every task the installed apps def
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         self._run(argv[2:])
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("args", nargs="*")
+        parser.add_argument("args", nargs=argparse.REMAINDER)
 
     def handle(self, *args: str, **options: Any) -> None:  # call_command("tayori", ...)
         self._run(list(args))
