@@ -14,7 +14,6 @@ import pytest
 from django.conf import settings
 
 
-
 def _people(addresses: list[str]) -> list[Any]:
     """ADMINS / MANAGERS: strings on Django 6, (name, address) pairs before."""
     if django.VERSION >= (6, 0):

@@ -72,7 +72,7 @@ def lazy_strings(tmp: Path) -> list[EmailMessage]:
 def idn_and_names(tmp: Path) -> list[EmailMessage]:
     return [
         EmailMessage(
-            "Grüße aus Köln – ünïcödé subject that is long enough to be folded by the generator",
+            "Grüße aus Köln — ünïcödé subject that is long enough to be folded by the generator",
             "Körper mit Umlauten: äöü ß.\n",
             "Jörg Müller <from@öäü.com>",
             ["Zoë <to@öäü.com>", '"Last, First" <last@example.com>'],

@@ -49,9 +49,7 @@ def build_transport(app: App, kind: Any) -> Any:
     elif kind == "ses":
         from tayori.mail.transports.ses import SESTransport
 
-        transport = SESTransport(
-            region=app.settings.region, endpoint_url=app.settings.endpoint_url
-        )
+        transport = SESTransport(region=app.settings.region, endpoint_url=app.settings.endpoint_url)
     elif kind == "file":
         from tayori.mail.transports.file import FileTransport
 
