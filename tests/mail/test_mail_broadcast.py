@@ -11,16 +11,9 @@ from typing import Any
 import pytest
 
 import tayori
-from tayori.mail import (
-    Mailer,
-    MemoryTransport,
-    SimulatedProvider,
-    SMTPTransport,
-    TemplateError,
-    Templates,
-    Unsubscriber,
-)
+from tayori.mail import Mailer, SMTPTransport, TemplateError, Templates, Unsubscriber
 from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.testing import MemoryTransport, SimulatedProvider
 
 TEMPLATES = {
     "notice.subject": "{{ group }}: {{ title }}",

@@ -8,6 +8,7 @@
         "MAILER": "shop.mail:mailer",       # optional: your own tayori.mail.Mailer
         "EMAIL_TRANSPORT": "smtp",          # default Mailer: smtp | ses | file | module:attr
         "EMAIL_RATE_LIMIT": 14,             # default Mailer: provider sends per second
+        "TEST_MODE": "eager",               # test settings: "memory" or "eager" (tayori.testing)
     }
 
 Nothing here reads the environment: the ``Settings`` are built from this dict alone
@@ -28,7 +29,16 @@ from tayori.errors import ConfigError
 from tayori.settings import Settings
 
 # keys of TAYORI that are not tayori.Settings fields
-OWN_KEYS = {"APP", "APP_NAME", "MAILER", "EMAIL_TRANSPORT", "EMAIL_RATE_LIMIT", "EMAIL_QUEUE"}
+OWN_KEYS = {
+    "APP",
+    "APP_NAME",
+    "MAILER",
+    "EMAIL_TRANSPORT",
+    "EMAIL_RATE_LIMIT",
+    "EMAIL_QUEUE",
+    "TEST_MODE",
+}
+TEST_MODES = (None, "", "memory", "eager")
 
 _lock = threading.RLock()
 _state: dict[str, Any] = {}
@@ -88,7 +98,7 @@ def get_app() -> App:
                 if not isinstance(app, App):
                     raise ConfigError(f'TAYORI["APP"] = {ref!r} is not a tayori.App')
             else:
-                app = App(str(options().get("APP_NAME") or "django"), settings=tayori_settings())
+                app = _build_app(options())
             _state["app"] = app
             get_mailer()
         return app
@@ -113,6 +123,22 @@ def get_mailer() -> Any:
                 mailer = default_mailer(app, options())
             _state["mailer"] = mailer
         return mailer
+
+
+def _build_app(opts: dict[str, Any]) -> App:
+    """The App from the settings; in a test mode on ``tayori.testing.MemoryBackend``."""
+    name = str(opts.get("APP_NAME") or "django")
+    mode = opts.get("TEST_MODE")
+    if mode not in TEST_MODES:
+        raise ConfigError(f'TAYORI["TEST_MODE"] must be "memory" or "eager", not {mode!r}')
+    if not mode:
+        return App(name, settings=tayori_settings())
+    from tayori.testing import MemoryBackend, set_eager
+
+    app = App(name, settings=tayori_settings(), backend=MemoryBackend())
+    if mode == "eager":
+        set_eager(app)
+    return app
 
 
 def reset() -> None:

@@ -7,6 +7,7 @@
   switching ``EMAIL_BACKEND`` to tayori's keeps the same server;
 - ``"ses"``: Amazon SES v2 in the backend's region (and ``ENDPOINT_URL``);
 - ``"file"``: ``.eml`` files in ``<tayori dir>/outbox`` (development);
+- ``"memory"``: ``tayori.testing.MemoryTransport`` (the default in a ``TEST_MODE``);
 - ``"module:attr"``: any object with ``send_raw(sender, recipients, data)``.
 """
 
@@ -32,7 +33,7 @@ def default_mailer(app: App, options: Mapping[str, Any]) -> Any:
 
     return Mailer(
         app,
-        transport=build_transport(app, options.get("EMAIL_TRANSPORT") or "smtp"),
+        transport=build_transport(app, options.get("EMAIL_TRANSPORT") or _default_kind(options)),
         templates=Templates(sources={}),
         sender=_broadcast_sender(),
         rate_limit=options.get("EMAIL_RATE_LIMIT"),
@@ -54,17 +55,25 @@ def build_transport(app: App, kind: Any) -> Any:
         from tayori.mail.transports.file import FileTransport
 
         transport = FileTransport(Path(app.settings.sqlite_path) / "outbox")
+    elif kind == "memory":
+        from tayori.testing import MemoryTransport
+
+        transport = MemoryTransport()
     elif ":" in kind:
         from tayori.contrib.django.conf import _import
 
         transport = _import(kind, "EMAIL_TRANSPORT")
     else:
         raise ConfigError(
-            f'TAYORI["EMAIL_TRANSPORT"] must be smtp, ses, file or module:attr, not {kind!r}'
+            f'TAYORI["EMAIL_TRANSPORT"]: smtp, ses, file, memory or module:attr, not {kind!r}'
         )
     if not hasattr(transport, "send_raw"):
         raise ConfigError(f"{type(transport).__name__} has no send_raw(); Django mail needs it")
     return transport
+
+
+def _default_kind(options: Mapping[str, Any]) -> str:
+    return "memory" if options.get("TEST_MODE") else "smtp"
 
 
 def smtp_from_django() -> Any:
