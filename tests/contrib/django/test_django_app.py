@@ -75,6 +75,7 @@ def test_cli_args_add_the_project_app() -> None:
     assert cli_args(["send", "-t", "x"])[:3] == ["send", "--app", MAILER_REF]
     assert cli_args(["worker", "--app", "mine:app"]) == ["worker", "--app", "mine:app"]
     assert cli_args(["plan", "--emails", "5"]) == ["plan", "--emails", "5"]  # takes no --app
+    assert cli_args(["dlq", "list", "mail"]) == ["dlq", "list", "--app", APP_REF, "mail"]
     assert cli_args([]) == []
 
 
@@ -92,3 +93,27 @@ def test_manage_py_tayori_bad_usage_exits_2(project: Any, capsys) -> None:
         call_command("tayori", "dlq", "list", "no-such-queue")
     assert exc.value.code == 2
     assert "no-such-queue" in capsys.readouterr().err
+
+
+def test_test_mode_eager_sends_django_mail_at_once_into_memory() -> None:
+    from django.core import mail
+
+    with override_settings(TAYORI={"TEST_MODE": "eager"}):
+        assert mail.send_mail("Hi", "body", "f@example.com", ["t@example.com"]) == 1
+        (sent,) = conf.get_mailer().transport.sent  # delivered before send_mail returned
+        assert sent.message["Subject"] == "Hi" and sent.recipients == ("t@example.com",)
+        assert "tayori-test-" in conf.get_app().settings.url
+
+
+def test_test_mode_memory_queues_until_drained() -> None:
+    from django.core import mail
+
+    from tayori.testing import drain, pending
+
+    with override_settings(TAYORI={"TEST_MODE": "memory"}):
+        mail.send_mail("Queued", "body", "f@example.com", ["t@example.com"])
+        app = conf.get_app()
+        assert [e.task for e in pending(app, "mail")] == ["mail.raw"]
+        assert conf.get_mailer().transport.sent == []
+        drain(app)
+        assert conf.get_mailer().transport.sent[0].message["Subject"] == "Queued"

@@ -68,10 +68,17 @@ def options() -> dict[str, Any]:
 
 
 def tayori_settings() -> Settings:
-    """``tayori.Settings`` for this project, from ``settings.TAYORI``."""
-    fields = {
-        k.lower(): v for k, v in options().items() if k not in OWN_KEYS and not k.startswith("_")
-    }
+    """``tayori.Settings`` for this project, from ``settings.TAYORI``.
+
+    In a ``TEST_MODE`` without a ``URL``, the mail store and rate limiter (which stay in
+    SQLite) get a fresh temporary directory, so tests leave nothing in the project.
+    """
+    opts = options()
+    fields = {k.lower(): v for k, v in opts.items() if k not in OWN_KEYS and not k.startswith("_")}
+    if opts.get("TEST_MODE") and "url" not in fields:
+        import tempfile
+
+        fields["url"] = f"sqlite:///{tempfile.mkdtemp(prefix='tayori-test-')}"
     unknown = sorted(set(fields) - set(Settings.model_fields))
     if unknown:
         known = ", ".join(sorted(k.upper() for k in (*Settings.model_fields, *OWN_KEYS)))

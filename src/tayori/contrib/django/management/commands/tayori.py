@@ -17,20 +17,28 @@ MAILER_REF = "tayori.contrib.django.entry:mailer"
 
 
 def cli_args(argv: list[str]) -> list[str]:
-    """``argv`` with ``--app`` added after the subcommand when it takes one and has none."""
+    """``argv`` with ``--app`` added after the (sub)command when it takes one and has none."""
     import typer.main
 
     from tayori.cli import app as cli
 
-    command = typer.main.get_command(cli)
-    words = [a for a in argv if not a.startswith("-")]
-    if not words or any(a == "--app" or a.startswith("--app=") for a in argv):
+    if any(a == "--app" or a.startswith("--app=") for a in argv):
         return argv
-    sub = getattr(command, "commands", {}).get(words[0])
-    if sub is None or not any("--app" in p.opts for p in sub.params):
+    command: Any = typer.main.get_command(cli)
+    path: list[str] = []
+    at = 0
+    for i, word in enumerate(argv):  # descend through groups: ``dlq list`` is two words
+        if word.startswith("-"):
+            continue
+        sub = getattr(command, "commands", {}).get(word)
+        if sub is None:
+            break
+        command, at = sub, i + 1
+        path.append(word)
+    if not path or not any("--app" in getattr(p, "opts", ()) for p in command.params):
         return argv
-    at = argv.index(words[0]) + 1
-    return [*argv[:at], "--app", MAILER_REF if words[0] == "send" else APP_REF, *argv[at:]]
+    ref = MAILER_REF if path == ["send"] else APP_REF
+    return [*argv[:at], "--app", ref, *argv[at:]]
 
 
 class Command(BaseCommand):
