@@ -87,6 +87,18 @@ def test_eager_broadcast_fans_out_and_sends_every_message(tmp_path) -> None:
     assert mailer.status(bid).sent == 5
 
 
+def test_eager_runs_what_a_task_sends_to_another_queue() -> None:
+    app, seen = make_app()
+
+    @app.task(queue="intake")
+    def intake(payload: Any) -> None:
+        app.tasks["record"].send({"id": payload["id"] * 10})
+
+    with eager(app):
+        intake.send({"id": 4})
+    assert seen == [40]
+
+
 def test_a_large_payload_uses_the_memory_blob_store() -> None:
     app, seen = make_app(offload_threshold=1024)
     app.tasks["record"].send({"id": 10, "pad": "x" * 5000})

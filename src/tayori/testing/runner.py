@@ -124,7 +124,7 @@ def set_eager(app: Any, on: bool = True) -> None:
             return  # a task sent more work: the outer drain picks it up
         _local.draining = True
         try:
-            drain(app, [queue_name])
+            drain(app, sorted({queue_name, *app.queue_names}))  # and what its tasks send
         finally:
             _local.draining = False
 

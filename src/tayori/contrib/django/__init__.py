@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tayori.contrib.django.conf import get_app, get_mailer, tayori_settings
+from tayori.contrib.django.conf import get_app, get_mailer, reset, tayori_settings
 from tayori.contrib.django.tasks import delay_on_commit, send_on_commit
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "delay_on_commit",
     "get_app",
     "get_mailer",
+    "reset",
     "send_on_commit",
     "tayori_settings",
 ]

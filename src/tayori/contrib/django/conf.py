@@ -8,6 +8,8 @@
         "MAILER": "shop.mail:mailer",       # optional: your own tayori.mail.Mailer
         "EMAIL_TRANSPORT": "smtp",          # default Mailer: smtp | ses | file | module:attr
         "EMAIL_RATE_LIMIT": 14,             # default Mailer: provider sends per second
+        "EMAIL_TEMPLATES": BASE_DIR / "mail",  # default Mailer: broadcast templates
+        "EMAIL_SENDER": "news@example.com", # default Mailer: broadcasts' From
         "TEST_MODE": "eager",               # test settings: "memory" or "eager" (tayori.testing)
     }
 
@@ -36,6 +38,8 @@ OWN_KEYS = {
     "EMAIL_TRANSPORT",
     "EMAIL_RATE_LIMIT",
     "EMAIL_QUEUE",
+    "EMAIL_TEMPLATES",
+    "EMAIL_SENDER",
     "TEST_MODE",
 }
 TEST_MODES = (None, "", "memory", "eager")
@@ -106,6 +110,9 @@ def get_app() -> App:
                     raise ConfigError(f'TAYORI["APP"] = {ref!r} is not a tayori.App')
             else:
                 app = _build_app(options())
+            previous = _state.get("previous")
+            if previous is not None and previous is not app:
+                _adopt_tasks(previous, app)
             _state["app"] = app
             get_mailer()
         return app
@@ -148,10 +155,35 @@ def _build_app(opts: dict[str, Any]) -> App:
     return app
 
 
+def _adopt_tasks(old: App, new: App) -> None:
+    """Move the project's tasks (not the old Mailer's) to the new App.
+
+    The ``tasks`` modules were imported once, when Django set up, and registered their
+    tasks on the App of that moment; after ``override_settings(TAYORI=...)`` they must
+    send through the new one (its backend, e.g. the test mode's memory queue).
+    """
+    from tayori.mail.broadcast import Mailer
+
+    for name, task in old.tasks.items():
+        if isinstance(getattr(task.fn, "__self__", None), Mailer) or name in new.tasks:
+            continue
+        task.app = new
+        new.tasks[name] = task
+
+
 def reset() -> None:
-    """Forget the App and Mailer (tests that change ``settings.TAYORI`` call this)."""
+    """Build the App and Mailer again from the settings, taking the project's tasks along.
+
+    ``override_settings(TAYORI=...)`` does this through Django's ``setting_changed``
+    signal; call it in a test's ``setUp`` for fresh tayori state (in a ``TEST_MODE``: a
+    new memory queue, mail transport and mail store) in every test.
+    """
     with _lock:
+        previous = _state.get("app") or _state.get("previous")
         _state.clear()
+        if previous is not None:
+            _state["previous"] = previous
+        get_app()
 
 
 def _import(ref: Any, key: str) -> Any:

@@ -27,15 +27,17 @@ FALLBACK_SENDER = "webmaster@example.com"
 
 
 def default_mailer(app: App, options: Mapping[str, Any]) -> Any:
-    """A Mailer on ``app`` with the transport ``options`` name (templates: none)."""
+    """A Mailer on ``app`` with the transport ``options`` names; broadcasts use the
+    templates in ``EMAIL_TEMPLATES`` (a directory) and ``EMAIL_SENDER`` as From."""
     from tayori.mail.broadcast import Mailer
     from tayori.mail.templates import Templates
 
+    directory = options.get("EMAIL_TEMPLATES")
     return Mailer(
         app,
         transport=build_transport(app, options.get("EMAIL_TRANSPORT") or _default_kind(options)),
-        templates=Templates(sources={}),
-        sender=_broadcast_sender(),
+        templates=Templates(directory) if directory else Templates(sources={}),
+        sender=str(options.get("EMAIL_SENDER") or _broadcast_sender()),
         rate_limit=options.get("EMAIL_RATE_LIMIT"),
         queue=str(options.get("EMAIL_QUEUE") or "mail"),
     )
