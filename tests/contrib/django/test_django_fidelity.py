@@ -304,6 +304,7 @@ def test_queue_unreachable_raises_or_is_quiet_with_fail_silently(project: Any, t
     blocked.write_text("a file where the queue directory should be")
     with override_settings(TAYORI={"URL": f"sqlite:///{blocked}"}):
         from tayori.errors import TayoriError
+
         msg = EmailMessage("S", "b", "from@example.com", ["to@example.com"])
         assert mail.get_connection(fail_silently=True).send_messages([msg]) == 0
         assert msg.send(fail_silently=True) == 0
