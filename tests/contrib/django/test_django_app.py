@@ -117,3 +117,17 @@ def test_test_mode_memory_queues_until_drained() -> None:
         assert conf.get_mailer().transport.sent == []
         drain(app)
         assert conf.get_mailer().transport.sent[0].message["Subject"] == "Queued"
+
+
+def test_the_lambda_entry_point_runs_the_projects_tasks(project: Any) -> None:
+    from django.core import mail
+
+    from tayori.contrib.django.entry import lambda_handler
+
+    mail.send_mail("Via Lambda", "body", "f@example.com", ["t@example.com"])
+    queue = conf.get_app().queue("mail")
+    (message,) = queue.receive(max_messages=1)
+    event = {"Records": [message.to_lambda_record(queue.arn, "us-east-1")]}
+    assert lambda_handler(event, None) == {"batchItemFailures": []}
+    (received,) = project.messages
+    assert received.message["Subject"] == "Via Lambda"
