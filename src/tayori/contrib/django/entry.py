@@ -3,9 +3,11 @@
 ``tayori.contrib.django.entry:app`` is the project's App and ``...entry:mailer`` its
 Mailer (what ``manage.py tayori`` passes to the ``tayori`` CLI as ``--app``), and
 ``tayori.contrib.django.entry.lambda_handler`` is the AWS Lambda handler (with
-``DJANGO_SETTINGS_MODULE`` in the function's environment). Importing this module sets Django up first, so the worker processes that
-``tayori worker --processes N`` spawns (fresh interpreters that import ``--app``) get
-the same settings, apps and tasks as the process that started them.
+``DJANGO_SETTINGS_MODULE`` in the function's environment).
+
+Importing this module sets Django up first, so the worker processes that ``tayori
+worker --processes N`` spawns (fresh interpreters that import ``--app``) and Lambda
+get the same settings, apps and tasks as ``manage.py``.
 """
 
 from __future__ import annotations
