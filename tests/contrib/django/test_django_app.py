@@ -93,6 +93,9 @@ def test_manage_py_tayori_bad_usage_exits_2(project: Any, capsys) -> None:
         call_command("tayori", "dlq", "list", "no-such-queue")
     assert exc.value.code == 2
     assert "no-such-queue" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # arguments go to the tayori CLI unchanged
+        call_command("tayori", "no-such-command")
+    assert exc.value.code == 2
 
 
 def test_test_mode_eager_sends_django_mail_at_once_into_memory() -> None:

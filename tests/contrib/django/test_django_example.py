@@ -122,7 +122,8 @@ def test_views_enqueue_and_the_worker_process_delivers(site: Any, smtp_server: A
     root, env = site
     manage(root, env, "migrate", "--noinput")
     manage(root, env, "loaddata", "demo")
-    worker = _start(root, env, "tayori", "worker", "--concurrency", "2")
+    # two worker processes: each spawned interpreter sets Django up from tayori.contrib.django.entry
+    worker = _start(root, env, "tayori", "worker", "--processes", "2", "--concurrency", "2")
     port = _free_port()
     server = _start(root, env, "runserver", f"127.0.0.1:{port}", "--noreload")
     base = f"http://127.0.0.1:{port}"
@@ -149,4 +150,4 @@ def test_views_enqueue_and_the_worker_process_delivers(site: Any, smtp_server: A
         _stop(server)
         code, output = _stop(worker)
     assert code == 0, output
-    assert "polling" in output
+    assert "polling" in output and "2 process(es)" in output
