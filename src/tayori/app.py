@@ -16,6 +16,7 @@ from tayori import logs
 from tayori.backends import open_backend
 from tayori.backends.base import MAX_RETENTION_SECONDS, Backend, Queue, QueueSpec, RedrivePolicy
 from tayori.consumer.handler import Handler
+from tayori.consumer.retry import RetryPolicy
 from tayori.errors import ConfigError, QueueDoesNotExist
 from tayori.producer import Producer
 from tayori.registry import Registry, TaskDef, TaskFunction
@@ -211,7 +212,18 @@ class App:
 
     @cached_property
     def handler(self) -> Handler:
-        return Handler(self.registry, self.codec, self.backend, self.settings, self.claim_check)
+        s = self.settings
+        policy = RetryPolicy(
+            base_seconds=s.retry_base_seconds,
+            max_seconds=s.retry_max_seconds,
+            outage_base_seconds=s.outage_retry_base_seconds,
+            outage_max_seconds=s.outage_retry_max_seconds,
+        )
+        return Handler(self.registry, self.codec, self.backend, s, self.claim_check, policy=policy)
+
+    def set_retry_policy(self, queue: str, policy: RetryPolicy) -> None:
+        """Backoff for the tasks of one queue (a task's own ``retry_policy`` wins)."""
+        self.handler.queue_policies[check_queue_name(queue)] = policy
 
     def lambda_handler(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """AWS Lambda entry point; the local runtime uses it too."""
