@@ -38,8 +38,10 @@ class Task(TaskDef):
         name: str,
         queue: str,
         idempotency_key: str | None,
+        *,
+        concurrency: int = 1,
     ) -> None:
-        super().__init__(fn, name, queue, idempotency_key)
+        super().__init__(fn, name, queue, idempotency_key, concurrency=concurrency)
         self.app = app
 
     def envelope(self, payload: Any, key: str | None = None) -> Envelope:
@@ -140,11 +142,17 @@ class App:
         name: str | None = None,
         queue: str = "default",
         idempotency_key: str | None = None,
+        concurrency: int = 1,
     ) -> Any:
-        """Register a task: ``@app.task`` or ``@app.task(queue=..., idempotency_key=...)``."""
+        """Register a task: ``@app.task`` or ``@app.task(queue=..., idempotency_key=...)``.
+
+        ``concurrency``: records of one invocation that may run at once (I/O-bound tasks:
+        Lambda bills the invocation's duration)."""
 
         def register(f: TaskFunction) -> Task:
-            task = Task(self, f, name or f.__name__, queue, idempotency_key)
+            task = Task(
+                self, f, name or f.__name__, queue, idempotency_key, concurrency=concurrency
+            )
             self.registry.add(task)
             return task
 

@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 from tayori.backends.base import Backend
+from tayori.consumer.concurrent import RecordPool, batch_width
 from tayori.consumer.deadletter import DeadLetters
 from tayori.consumer.hooks import CounterHook, Counters, Hook, Hooks, RecordInfo
 from tayori.consumer.outage import OutageMonitor
@@ -65,6 +66,7 @@ class Handler:
         self.policy = policy or RetryPolicy()
         self.queue_policies: dict[str, RetryPolicy] = {}
         self.outage = OutageMonitor()
+        self.records = RecordPool()
         self.counters = Counters()
         self.hooks = Hooks([CounterHook(self.counters), *(hooks or [])])
         self.queues = QueueDirectory(backend)
@@ -88,8 +90,13 @@ class Handler:
                 self._dead_letter_raw(raw, MalformedMessage(problem))
         if not good:
             return {"batchItemFailures": []}
-        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         invocation = _Invocation()
+        width = batch_width(self.registry, good)
+        if width > 1:
+            return self.records.run(
+                good, lambda record: self._record(record, context, invocation), width, context
+            )
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return process_partial_response(
             event={"Records": good},
             record_handler=lambda record: self._record(record, context, invocation),
