@@ -108,7 +108,8 @@ def test_fanout_memory_smoke(run_smoke: Callable[[str], dict]) -> None:
 def test_cold_start_smoke(run_smoke: Callable[[str], dict]) -> None:
     data = run_smoke("cold_start")
     assert len(data["import_s"]) == data["runs"] == 3
-    assert data["median_import_ms"] > 0
+    assert data["median_import_ms"] > 0 and data["median_minimal_ms"] > 0
+    assert len(data["minimal_import_s"]) == 3 and data["ratio_over_minimal"] > 0
     packages = {p["package"] for p in data["top_packages"]}
     assert "tayori" in packages and "aws_lambda_powertools" in packages
 
