@@ -33,7 +33,3 @@ class RawTransport(Protocol):
         """Deliver ``data`` to ``recipients`` with envelope sender ``sender``; return an id."""
         ...
 
-
-def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
-    """Exponential backoff for ``RetryLater`` (attempt counts from 1)."""
-    return min(cap, base * 2 ** max(0, attempt - 1))
