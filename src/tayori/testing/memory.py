@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
@@ -27,34 +26,27 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import (
 )
 
 from tayori.backends.base import (
-    MAX_BATCH_ENTRIES,
-    MAX_VISIBILITY_TIMEOUT,
-    MAX_WAIT_SECONDS,
     Attributes,
+    BaseQueue,
     BatchResult,
     EntryFailure,
     EntryResult,
     HandleEntry,
-    Message,
+    QueueMessage,
     QueueSpec,
     QueueStats,
     SendEntry,
-    check_batch_ids,
     check_blob_key,
     check_bucket_name,
-    check_message,
     check_queue_name,
-    check_range,
-    check_send_batch,
-    md5_of_body,
 )
 from tayori.errors import (
     BlobNotFound,
     MessageNotInflight,
     QueueDoesNotExist,
-    QueueError,
     ReceiptHandleIsInvalid,
 )
+from tayori.wire.sqs import md5_of_body
 
 
 @dataclass
@@ -70,14 +62,12 @@ class _Stored:
     receipt: str | None = None
 
 
-class MemoryQueue:
-    """One queue of a :class:`MemoryBackend`."""
+class MemoryQueue(BaseQueue):
+    """One queue of a :class:`MemoryBackend`; ``BaseQueue`` applies SQS's rules."""
 
     def __init__(self, backend: MemoryBackend, name: str) -> None:
         self._backend, self.name = backend, name
         self.arn = f"arn:aws:sqs:{backend.region}:000000000000:{name}"
-
-    # ------------------------------------------------------------------ helpers
 
     @property
     def _messages(self) -> dict[str, _Stored]:
@@ -91,60 +81,35 @@ class MemoryQueue:
             spec = self._backend._specs.get(self.name)
         if spec is None:
             raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
+        self._spec = spec
         return spec
 
-    def _store(self, spec: QueueSpec, body: str, attributes: Attributes, delay: int) -> str:
+    # ------------------------------------------------------------------ storage
+
+    def _send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
+        spec = self.spec()
         now = time.time()
-        stored = _Stored(
-            message_id=str(uuid.uuid4()),
-            body=body,
-            attributes=dict(attributes),
-            sent_at=now,
-            expires_at=now + spec.retention_seconds,
-            visible_at=now + (delay or spec.delay_seconds),
-        )
-        self._messages[stored.message_id] = stored
-        self._backend._cond.notify_all()
-        return stored.message_id
-
-    # ------------------------------------------------------------------ send
-
-    def send(self, body: str, attributes: Attributes | None = None, delay_seconds: int = 0) -> str:
-        spec = self.spec()
-        check_message(body, attributes, delay_seconds, spec.max_message_size)
-        with self._backend._cond:
-            message_id = self._store(spec, body, attributes or {}, delay_seconds)
-        self._backend._sent(self.name)
-        return message_id
-
-    def send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
-        spec = self.spec()
-        check_send_batch(entries, spec.max_message_size)
         ok: list[EntryResult] = []
-        failed: list[EntryFailure] = []
         with self._backend._cond:
+            messages = self._messages
             for e in entries:
-                try:
-                    check_message(e.body, e.attributes, e.delay_seconds, spec.max_message_size)
-                except QueueError as exc:
-                    failed.append(EntryFailure(e.id, exc.code, str(exc)))
-                    continue
-                ok.append(
-                    EntryResult(e.id, self._store(spec, e.body, e.attributes, e.delay_seconds))
+                stored = _Stored(
+                    message_id=str(uuid.uuid4()),
+                    body=e.body,
+                    attributes=dict(e.attributes),
+                    sent_at=now,
+                    expires_at=now + spec.retention_seconds,
+                    visible_at=now + (e.delay_seconds or spec.delay_seconds),
                 )
-        if ok:
-            self._backend._sent(self.name)
-        return BatchResult(tuple(ok), tuple(failed))
+                messages[stored.message_id] = stored
+                ok.append(EntryResult(e.id, stored.message_id))
+            self._backend._cond.notify_all()
+        self._backend._sent(self.name)
+        return BatchResult(tuple(ok), ())
 
-    # ------------------------------------------------------------------ receive
-
-    def receive(
-        self, max_messages: int = 1, wait_seconds: int = 0, visibility_timeout: int | None = None
-    ) -> list[Message]:
-        check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH_ENTRIES)
-        check_range("WaitTimeSeconds", wait_seconds, 0, MAX_WAIT_SECONDS)
-        if visibility_timeout is not None:
-            check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
+    def _receive(
+        self, max_messages: int, wait_seconds: int, visibility_timeout: int | None
+    ) -> list[QueueMessage]:
         deadline = time.monotonic() + wait_seconds
         with self._backend._cond:
             while True:
@@ -154,14 +119,15 @@ class MemoryQueue:
                     return out
                 self._backend._cond.wait(min(remaining, 0.05))
 
-    def _receive_once(self, max_messages: int, visibility_timeout: int | None) -> list[Message]:
+    def _receive_once(
+        self, max_messages: int, visibility_timeout: int | None
+    ) -> list[QueueMessage]:
         spec = self.spec()
         vt = spec.visibility_timeout if visibility_timeout is None else visibility_timeout
         now = time.time()
         messages = self._messages
-        out: list[Message] = []
-        ready = sorted((m for m in messages.values() if m.visible_at <= now), key=_order)
-        for m in ready:
+        out: list[QueueMessage] = []
+        for m in sorted((m for m in messages.values() if m.visible_at <= now), key=_order):
             if len(out) == max_messages:
                 break
             if m.expires_at <= now:
@@ -172,6 +138,7 @@ class MemoryQueue:
                 dlq = self._backend._messages.get(redrive.dead_letter_queue)
                 dlq_spec = self._backend._specs.get(redrive.dead_letter_queue)
                 if dlq is not None and dlq_spec is not None:
+                    # keeps its message id; DLQ retention counts from the original enqueue
                     del messages[m.message_id]
                     m.visible_at, m.receipt = now, None
                     m.expires_at = m.sent_at + dlq_spec.retention_seconds
@@ -184,63 +151,48 @@ class MemoryQueue:
             out.append(_message(m))
         return out
 
-    # ------------------------------------------------------------------ delete / visibility
-
     def _find(self, receipt_handle: str) -> _Stored | None:
-        parts = receipt_handle.split(".") if isinstance(receipt_handle, str) else []
-        if len(parts) != 3:
-            raise ReceiptHandleIsInvalid(
-                f"receipt handle {str(receipt_handle)[:40]!r} is not valid"
-            )
-        stored = self._messages.get(parts[1])
+        parts = receipt_handle.split(".")
+        stored = self._messages.get(parts[1]) if len(parts) == 3 else None
         return stored if stored is not None and stored.receipt == receipt_handle else None
 
-    def delete(self, receipt_handle: str) -> None:
-        with self._backend._cond:
-            stored = self._find(receipt_handle)  # a stale handle deletes nothing, as in SQS
-            if stored is not None:
-                del self._messages[stored.message_id]
+    def _malformed(self, receipt_handle: str) -> bool:
+        parts = receipt_handle.split(".")
+        return len(parts) != 3 or parts[0] != self.name
 
-    def delete_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
-        return self._each(entries, lambda e: self.delete(e.receipt_handle))
-
-    def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
-        check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
-        with self._backend._cond:
-            stored = self._find(receipt_handle)
-            now = time.time()
-            if stored is None:
-                raise ReceiptHandleIsInvalid(
-                    "receipt handle is stale or belongs to another receive"
-                )
-            if stored.visible_at <= now:
-                raise MessageNotInflight(
-                    "message is not in flight (its visibility timeout ran out)"
-                )
-            stored.visible_at = now + visibility_timeout
-            self._backend._cond.notify_all()
-
-    def change_visibility_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
-        return self._each(
-            entries, lambda e: self.change_visibility(e.receipt_handle, e.visibility_timeout)
-        )
-
-    def _each(self, entries: Sequence[HandleEntry], call: Callable[[HandleEntry], None]) -> Any:
-        check_batch_ids([e.id for e in entries])
+    def _delete_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
         ok: list[EntryResult] = []
         failed: list[EntryFailure] = []
-        for entry in entries:
-            try:
-                call(entry)
-            except QueueError as exc:
-                failed.append(EntryFailure(entry.id, exc.code, str(exc)))
-            else:
-                ok.append(EntryResult(entry.id))
+        with self._backend._cond:
+            for e in entries:
+                if self._malformed(e.receipt_handle):
+                    failed.append(_invalid(e.id))
+                    continue
+                stored = self._find(e.receipt_handle)  # a stale handle deletes nothing
+                if stored is not None:
+                    del self._messages[stored.message_id]
+                ok.append(EntryResult(e.id))
         return BatchResult(tuple(ok), tuple(failed))
 
-    # ------------------------------------------------------------------ admin / inspection
+    def _change_visibility_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
+        ok: list[EntryResult] = []
+        failed: list[EntryFailure] = []
+        with self._backend._cond:
+            now = time.time()
+            for e in entries:
+                stored = None if self._malformed(e.receipt_handle) else self._find(e.receipt_handle)
+                if stored is None:
+                    failed.append(_invalid(e.id))
+                elif stored.visible_at <= now:
+                    error = MessageNotInflight("message is not in flight")
+                    failed.append(EntryFailure(e.id, error.code, str(error)))
+                else:
+                    stored.visible_at = now + e.visibility_timeout
+                    ok.append(EntryResult(e.id))
+            self._backend._cond.notify_all()
+        return BatchResult(tuple(ok), tuple(failed))
 
-    def purge(self) -> None:
+    def _purge(self) -> None:
         with self._backend._cond:
             self._messages.clear()
 
@@ -254,7 +206,9 @@ class MemoryQueue:
             delayed=sum(m.visible_at > now and m.receipt is None for m in live),
         )
 
-    def peek(self) -> list[Message]:
+    # ------------------------------------------------------------------ inspection
+
+    def peek(self) -> list[QueueMessage]:
         """Every message in the queue, oldest first, without receiving it (tests only)."""
         with self._backend._cond:
             return [_message(m) for m in sorted(self._messages.values(), key=_order)]
@@ -387,12 +341,17 @@ class MemoryBackend:
         pass
 
 
+def _invalid(entry_id: str) -> EntryFailure:
+    error = ReceiptHandleIsInvalid("receipt handle is not valid, stale or from another queue")
+    return EntryFailure(entry_id, error.code, str(error))
+
+
 def _order(m: _Stored) -> tuple[float, float]:
     return (m.visible_at, m.sent_at)
 
 
-def _message(m: _Stored) -> Message:
-    return Message(
+def _message(m: _Stored) -> QueueMessage:
+    return QueueMessage(
         message_id=m.message_id,
         receipt_handle=m.receipt or "",
         body=m.body,

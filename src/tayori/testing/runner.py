@@ -143,18 +143,7 @@ def eager(app: Any) -> Iterator[Any]:
 
 def pending(app: Any, queue: str) -> list[Any]:
     """The envelopes waiting in ``queue`` (oldest first), without receiving them."""
-    from tayori import claimcheck
-    from tayori.backends.base import Attribute
-    from tayori.envelope import Envelope
-
     q = app.queue(queue)
     if not isinstance(q, MemoryQueue):
         raise ConfigError("pending() needs tayori.testing.MemoryBackend")
-    out = []
-    for m in q.peek():
-        attributes = {k: v for k, v in m.attributes.items() if isinstance(v, Attribute)}
-        body, _ = claimcheck.resolve(
-            m.body, attributes, app.backend.blob_store, app.settings.readable_buckets
-        )
-        out.append(Envelope.parse(body))
-    return out
+    return [app.codec.decode(m.body, m.attributes).envelope for m in q.peek()]

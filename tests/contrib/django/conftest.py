@@ -47,7 +47,7 @@ if not settings.configured:
 from django.test.utils import override_settings  # noqa: E402
 
 from tayori.contrib.django import conf  # noqa: E402
-from tayori.runtime.local import LocalRuntime, RuntimeConfig  # noqa: E402
+from tayori.runtime.local import RuntimeConfig  # noqa: E402
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def project(tmp_path: Path, smtp_server: Any) -> Iterator[Any]:
 
 def _drain(timeout: float = 30.0) -> Any:
     config = RuntimeConfig(concurrency=2, poll_wait_seconds=0)
-    return LocalRuntime(conf.get_app(), config).run_until_idle(timeout=timeout, settle=0.1)
+    return conf.get_app().runtime(config).run_until_idle(timeout=timeout, settle=0.1)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from django.test.utils import override_settings
 from tayori.contrib.django import conf, delay_on_commit, send_on_commit
 from tayori.contrib.django.management.commands.tayori import APP_REF, MAILER_REF, cli_args
 from tayori.errors import ConfigError
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.runtime.local import RuntimeConfig
 
 
 def test_settings_come_from_the_tayori_dict_only(monkeypatch, tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_tasks_modules_of_installed_apps_are_discovered() -> None:
     assert tasks is not None, "AppConfig.ready() did not import tayori_testapp.tasks"
     assert "remember" in tasks.app.tasks
     tasks.remember.send({"n": 1})
-    LocalRuntime(tasks.app, RuntimeConfig(poll_wait_seconds=0)).run_until_idle(timeout=30)
+    tasks.app.runtime(RuntimeConfig(poll_wait_seconds=0)).run_until_idle(timeout=30)
     assert {"n": 1} in tasks.seen
 
 

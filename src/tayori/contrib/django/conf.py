@@ -168,7 +168,7 @@ def _adopt_tasks(old: App, new: App) -> None:
         if isinstance(getattr(task.fn, "__self__", None), Mailer) or name in new.tasks:
             continue
         task.app = new
-        new.tasks[name] = task
+        new.registry.add(task)
 
 
 def reset() -> None:
