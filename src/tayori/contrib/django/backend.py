@@ -24,6 +24,7 @@ worker: they are retried and end in the dead-letter queue, not in the caller.
 from __future__ import annotations
 
 import email.policy
+import functools
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -54,14 +55,10 @@ def wire(message: EmailMessage) -> tuple[str, list[str], bytes]:
     return sender, recipients, data
 
 
-_smtp_backend: list[SMTPBackend] = []
-
-
+@functools.cache
 def _smtp() -> SMTPBackend:
     """One unconnected SMTP backend, only for its address preparation (no I/O)."""
-    if not _smtp_backend:
-        _smtp_backend.append(SMTPBackend(fail_silently=True))
-    return _smtp_backend[0]
+    return SMTPBackend(fail_silently=True)
 
 
 class EmailBackend(BaseEmailBackend):
