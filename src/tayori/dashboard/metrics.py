@@ -1,0 +1,57 @@
+"""The counters the dashboard shows beside the chart, as one JSON-able dict.
+
+They come from what any backend can tell without help from the workers: queue depths
+(the sampler's latest sample), the mail store's per-broadcast counts, and rates derived
+from the sampler's history (emails sent per second, queue drain per second, over the
+last ``window`` seconds). ``/api/metrics`` serves the same dict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tayori.dashboard.sampler import Sample, Sampler
+
+WINDOW = 10.0
+
+
+def counters(sampler: Sampler, window: float = WINDOW) -> dict[str, Any]:
+    items = sampler.samples()
+    last = items[-1] if items else None
+    queues = {n: r.to_dict() for n, r in last.queues.items()} if last else {}
+    mail = dict(last.mail) if last else {}
+    out: dict[str, Any] = {
+        "at": last.at if last else None,
+        "queues": queues,
+        "mail": mail,
+        "rates": rates(items, window),
+        "sampler": {
+            "samples": len(items),
+            "interval_s": sampler.interval,
+            "errors": sampler.errors,
+            "last_error": sampler.last_error,
+        },
+    }
+    return out
+
+
+def rates(items: list[Sample], window: float = WINDOW) -> dict[str, float]:
+    """Per-second change over the newest ``window`` seconds of samples."""
+    if len(items) < 2:
+        return {"sent_per_s": 0.0, "failed_per_s": 0.0, "drain_per_s": 0.0}
+    newest = items[-1]
+    oldest = next((s for s in items if s.at >= newest.at - window), items[0])
+    if oldest is newest:
+        oldest = items[-2]
+    span = max(newest.at - oldest.at, 1e-6)
+
+    def depth(s: Sample) -> int:
+        return sum(r.visible + r.in_flight + r.delayed for r in s.queues.values())
+
+    return {
+        "sent_per_s": round((newest.mail.get("sent", 0) - oldest.mail.get("sent", 0)) / span, 2),
+        "failed_per_s": round(
+            (newest.mail.get("failed", 0) - oldest.mail.get("failed", 0)) / span, 2
+        ),
+        "drain_per_s": round((depth(oldest) - depth(newest)) / span, 2),
+    }
