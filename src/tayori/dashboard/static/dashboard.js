@@ -10,7 +10,7 @@
 
   const depthSeries = [
     {},
-    { label: "total", stroke: "#1f5fa8", width: 2, fill: "rgba(31, 95, 168, 0.25)" },
+    { label: "total", stroke: "#1f5fa8", width: 2, fill: "rgba(31, 95, 168, 0.25)", points: { show: false } },
     { label: "visible", stroke: "#2a9d8f", width: 1 },
     { label: "in flight", stroke: "#e9a23b", width: 1 },
     { label: "delayed", stroke: "#8e7cc3", width: 1, dash: [4, 4] },

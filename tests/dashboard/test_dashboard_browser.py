@@ -1,0 +1,256 @@
+"""``tayori dashboard`` in a real headless Chromium, as an operator uses it.
+
+A fresh project directory, the installed ``tayori`` command for every step: the dashboard
+starts first, ``tayori send`` queues a broadcast whose template has a bug for three
+recipients, ``tayori worker`` drains it. The page must draw the queue-depth chart and
+keep updating it while the broadcast drains, show the three dead letters with their
+reason, redrive one by a click once the template is fixed, re-send the other two with
+"Retry failed", and refuse a POST without the CSRF token. Debian's chromium is required:
+without it the test fails (CI installs it in .ci/run), it never skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROME_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+RECIPIENTS = 400
+BROKEN = 3  # the last recipients lack the variable the template needs
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+        "TAYORI_URL": "sqlite:///./.tayori",
+    }
+
+
+def _tayori(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["tayori", *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=60
+    )
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def _wait(what: str, check, timeout: float = 30.0, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:g}s waiting for {what}", pytrace=False)
+
+
+def _stop(proc: subprocess.Popen[str], name: str) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+            pytest.fail(f"{name} did not stop on SIGINT", pytrace=False)
+    return proc.stdout.read() if proc.stdout else ""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "notice.subject").write_text("Your code")
+    (tmp_path / "templates" / "notice.txt").write_text("Hi {{ name }}, your code is {{ code }}.")
+    with (tmp_path / "people.jsonl").open("w") as out:
+        for i in range(RECIPIENTS):
+            row = {"email": f"user{i:04d}@example.org", "name": f"User {i}"}
+            if i < RECIPIENTS - BROKEN:
+                row["code"] = f"C{i:04d}"
+            out.write(json.dumps(row) + "\n")
+    return tmp_path
+
+
+@pytest.fixture
+def dashboard(project: Path) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        ["tayori", "dashboard", "--port", str(port), "--interval", "0.2"],
+        cwd=project,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"tayori dashboard exited: {proc.stdout.read()}", pytrace=False)
+        try:
+            with urllib.request.urlopen(f"{url}/api/metrics", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    _wait("the dashboard to answer", up, timeout=30)
+    yield url
+    _stop(proc, "tayori dashboard")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chrome = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        try:
+            yield chrome
+        finally:
+            chrome.close()
+
+
+def _chart(page) -> dict:
+    return page.evaluate(
+        """() => {
+          const s = window.tayoriDashboard, q = s.queues.mail;
+          if (!q) return null;
+          const c = s.charts.mail.depth;
+          const ctx = c.ctx, w = c.ctx.canvas.width, h = c.ctx.canvas.height;
+          const px = ctx.getImageData(0, 0, w, h).data;
+          let inked = 0;
+          for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 0) inked++;
+          const total = q.total.filter(v => v != null);
+          return {updates: s.updates, points: c.data[0].length, inked: inked,
+                  max: Math.max(0, ...total), last: total[total.length - 1]};
+        }"""
+    )
+
+
+def test_dashboard_in_chromium(project: Path, dashboard: str, browser, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.on("dialog", lambda dialog: dialog.accept())  # the confirmations
+    page.goto(dashboard)
+    page.wait_for_selector("#no-queues")
+
+    sent = _tayori(project, "send", "-t", "notice", "-r", "people.jsonl", "--json")
+    assert sent.returncode == 0, sent.stderr
+    bid = json.loads(sent.stdout)["broadcast_id"]
+    page.wait_for_selector('section.queue[data-queue="mail"] .depth canvas', timeout=15_000)
+
+    worker = subprocess.Popen(
+        ["tayori", "worker", "--concurrency", "2", "--batch-size", "5"],
+        cwd=project,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        # while it drains: the chart keeps getting new points with mail in the queue
+        during = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen = _chart(page)
+            if seen and seen["last"] is not None and seen["last"] > 0:
+                during.append(seen)
+            metrics = _get_json(f"{dashboard}/api/metrics")
+            if metrics["mail"].get("sent", 0) + metrics["mail"].get("failed", 0) >= RECIPIENTS:
+                break
+            time.sleep(0.2)
+        assert metrics["mail"]["sent"] == RECIPIENTS - BROKEN, metrics
+        assert metrics["mail"]["failed"] == BROKEN, metrics
+        assert len({d["points"] for d in during}) >= 2, f"chart did not update: {during}"
+        assert max(d["max"] for d in during) >= 50, during  # the mountain
+        drained = _wait(
+            "the chart to show the queue drained",
+            lambda: (c := _chart(page))["last"] == 0 and c,
+            timeout=20,
+        )
+        assert drained["inked"] > 1000, "the depth chart drew nothing"
+        page.wait_for_selector(f'tr[data-broadcast="{bid}"] td.failed:text("{BROKEN}")')
+        page.screenshot(path=str(tmp_path / "dashboard-drained.png"), full_page=True)
+
+        # the dead letters, with their reason
+        page.click('section.queue[data-queue="mail"] button.browse-dlq')
+        rows = page.locator("table.letters tbody tr")
+        rows.first.wait_for(timeout=10_000)
+        assert rows.count() == BROKEN
+        reasons = page.locator("table.letters td.reason").all_inner_texts()
+        assert all("TemplateError" in r and "'code' is undefined" in r for r in reasons), reasons
+        assert page.locator("table.letters td.task").all_inner_texts() == ["mail.send"] * BROKEN
+        page.screenshot(path=str(tmp_path / "dashboard-dlq.png"), full_page=True)
+
+        # a POST without the CSRF token is refused, and nothing is purged
+        refused = page.request.post(f"{dashboard}/queues/mail/dlq/purge")
+        assert refused.status == 403, refused.text()
+        wrong = page.request.post(
+            f"{dashboard}/queues/mail/dlq/purge", headers={"X-CSRF-Token": "x" * 43}
+        )
+        assert wrong.status == 403
+        assert page.request.get(f"{dashboard}/queues/mail/dlq/purge").status == 405
+        assert _get_json(f"{dashboard}/api/metrics")["queues"]["mail"]["dlq_depth"] == BROKEN
+
+        # fix the template, redrive one dead letter by a click: it is sent this time
+        (project / "templates" / "notice.txt").write_text(
+            "Hi {{ name }}, your code is {{ code | default('on its way') }}."
+        )
+        first = rows.first.get_attribute("data-message-id")
+        page.check(f'input[name="id"][value="{first}"]')
+        page.click("button.redrive-selected")
+        page.wait_for_selector('.dlq .note:text("moved 1 message(s)")')
+        assert page.locator("table.letters tbody tr").count() == BROKEN - 1
+        _wait(
+            "the redriven recipient to be sent",
+            lambda: _get_json(f"{dashboard}/api/metrics")["mail"]["sent"] == RECIPIENTS - 2,
+        )
+
+        # "Retry failed" re-sends the other two, and only them
+        page.click(f'tr[data-broadcast="{bid}"] button.show-failed')
+        page.wait_for_selector(".failed table")
+        assert page.locator(".failed tbody tr").count() == BROKEN - 1
+        page.click("button.retry-failed")
+        page.wait_for_selector('.failed .note:text("2 of 2 failed recipients re-queued")')
+        _wait(
+            "every recipient to be sent",
+            lambda: _get_json(f"{dashboard}/api/metrics")["mail"]["sent"] == RECIPIENTS,
+        )
+        page.wait_for_selector(f'tr[data-broadcast="{bid}"] td.pending:text("0")')
+        page.wait_for_selector('[data-counter="mail.sent"]:text("400")')
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    finally:
+        log = _stop(worker, "tayori worker")
+    outbox = list((project / ".tayori" / "outbox").glob("*.eml"))
+    assert len(outbox) == RECIPIENTS, log[-2000:]  # one copy each, never a second
