@@ -74,8 +74,12 @@ class Sampler:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("dashboard sample failed: %s", self.last_error)
             return None
-        sample = Sample(time.time(), rows, mail)
         with self._lock:
+            # ms as sent to the page (so `since` matches) and strictly increasing
+            at = round(time.time(), 3)
+            if self._ring and at <= self._ring[-1].at:
+                at = round(self._ring[-1].at + 0.001, 3)
+            sample = Sample(at, rows, mail)
             self._ring.append(sample)
         return sample
 
@@ -94,7 +98,7 @@ class Sampler:
         """uPlot-shaped columns per queue: ``{"t": [...], "queues": {name: {...}}}``."""
         items = self.samples(since)
         names = sorted({n for s in items for n in s.queues})
-        out: dict[str, Any] = {"t": [round(s.at, 3) for s in items], "queues": {}}
+        out: dict[str, Any] = {"t": [s.at for s in items], "queues": {}}
         for name in names:
             cols: dict[str, list[int | None]] = {
                 k: [] for k in ("visible", "in_flight", "delayed", "total", "dlq")

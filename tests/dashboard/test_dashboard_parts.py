@@ -1,0 +1,132 @@
+"""The dashboard's parts on the embedded backend: the sampler's bounded ring and its
+series, the derived rates, "redrive selected", and the command's one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tayori.backends.base import Attribute, QueueSpec, RedrivePolicy
+from tayori.backends.sqlite import SqliteBackend
+from tayori.cli import app as cli
+from tayori.dashboard.deadletters import DeadLetters, redrive
+from tayori.dashboard.metrics import rates
+from tayori.dashboard.sampler import Sample, Sampler
+from tayori.dashboard.sources import QueueRow, Sources
+from tayori.envelope import Envelope
+from tayori.settings import Settings
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> SqliteBackend:
+    return SqliteBackend(tmp_path / "store")
+
+
+def _sources(backend: SqliteBackend) -> Sources:
+    return Sources(backend, Settings(url=f"sqlite:///{backend.directory}"))
+
+
+def test_sampler_keeps_a_bounded_ring_and_pads_late_queues(backend: SqliteBackend) -> None:
+    sampler = Sampler(_sources(backend), interval=0.1, capacity=4)
+    backend.create_queue("a-dlq")
+    a = backend.create_queue("a", QueueSpec(redrive=RedrivePolicy("a-dlq", 3)))
+    for i in range(3):
+        a.send(f"m{i}")
+        assert sampler.sample_once() is not None
+    backend.create_queue("b").send("x")  # appears after three samples
+    sampler.sample_once()
+    sampler.sample_once()
+    series = sampler.series()
+    assert len(series["t"]) == 4  # capacity, not 5
+    assert series["queues"]["a"]["visible"] == [2, 3, 3, 3]
+    assert series["queues"]["a"]["dlq_name"] == "a-dlq"
+    assert series["queues"]["b"]["visible"] == [None, None, 1, 1]
+    assert "a-dlq" not in series["queues"]
+    newest = series["t"][-1]
+    assert sampler.series(since=newest)["t"] == []
+    assert sampler.series(since=series["t"][-2])["t"] == [newest]
+
+
+def test_sampler_survives_a_failing_backend(backend: SqliteBackend) -> None:
+    class Broken(Sources):
+        def rows(self) -> list[QueueRow]:
+            raise OSError("disk on fire")
+
+    sampler = Sampler(Broken(backend, Settings()), interval=0.05)
+    sampler.start()
+    try:
+        deadline = 50
+        while sampler.errors < 2 and deadline:
+            time.sleep(0.05)
+            deadline -= 1
+    finally:
+        sampler.stop()
+    assert sampler.errors >= 2 and "disk on fire" in (sampler.last_error or "")
+
+
+def test_rates_are_per_second_over_the_window() -> None:
+    def sample(at: float, depth: int, sent: int) -> Sample:
+        return Sample(at, {"q": QueueRow("q", depth, 0, 0, None, 0)}, {"sent": sent})
+
+    items = [sample(0, 100, 0), sample(5, 60, 40), sample(10, 0, 100), sample(20, 0, 100)]
+    assert rates(items, window=15) == {"sent_per_s": 4.0, "failed_per_s": 0.0, "drain_per_s": 4.0}
+    assert rates(items, window=10) == {"sent_per_s": 0.0, "failed_per_s": 0.0, "drain_per_s": 0.0}
+    assert rates(items[:1])["sent_per_s"] == 0.0
+
+
+def test_redrive_selected_moves_only_the_ticked_ids(backend: SqliteBackend) -> None:
+    dlq = backend.create_queue("jobs-dlq")
+    source = backend.create_queue("jobs", QueueSpec(redrive=RedrivePolicy("jobs-dlq", 3)))
+    reason = {"tayori-error": Attribute.string("boom"), "keep": Attribute.string("me")}
+    for n in range(12):
+        dlq.send(Envelope.new("t", {"n": n}).to_json(), reason)
+    letters = DeadLetters(backend, frozenset({"tayori"})).peek(dlq)
+    assert len(letters) == 12 and {x.reason for x in letters} == {"boom"}
+    assert {x.task for x in letters} == {"t"} and all(x.first_seen for x in letters)
+    chosen = {letters[0].message_id, letters[11].message_id}
+    assert redrive(dlq, source, chosen) == 2
+    assert dlq.stats().total == 10 and dlq.stats().visible == 10  # the rest handed back
+    moved = source.receive(10)
+    assert len(moved) == 2
+    assert all("tayori-error" not in m.attributes and "keep" in m.attributes for m in moved)
+    assert redrive(dlq, source) == 10 and dlq.stats().total == 0
+
+
+def test_missing_extra_is_one_line_with_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name)
+    )
+    out = CliRunner().invoke(cli, ["dashboard"])
+    assert out.exit_code == 2
+    assert (
+        out.output.strip()
+        == "tayori: the dashboard needs its extra: pip install 'tayori[dashboard]'"
+    )
+
+
+def test_bad_app_and_bad_port_are_one_line_exit_2(tmp_path: Path) -> None:
+    for args, needle in (
+        (["--app", "nomodule:app"], "cannot import 'nomodule'"),
+        (["--port", "0"], "Invalid value for '--port'"),
+    ):
+        out = subprocess.run(
+            ["tayori", "dashboard", *args],
+            cwd=tmp_path,
+            env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert out.returncode == 2, out.stderr
+        assert needle in out.stderr and "Traceback" not in out.stderr
