@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,8 +38,45 @@ CHROME_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+OPERATIONS_DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 RECIPIENTS = 400
 BROKEN = 3  # the last recipients lack the variable the template needs
+
+
+def _doc_blocks() -> list[list[str]]:
+    """The ``sh`` blocks of the Dashboard section of docs/operations.md, as lines."""
+    text = OPERATIONS_DOC.read_text()
+    section = text.split("## Dashboard", 1)[1].split("\n## ", 1)[0]
+    blocks = section.split("```sh\n")[1:]
+    return [[ln for ln in b.split("```", 1)[0].splitlines() if ln.strip()] for b in blocks]
+
+
+def _doc_run() -> dict[str, list[str]]:
+    """The walk-through's commands, by subcommand: the test runs exactly these (plus a
+    free port, a faster sample interval and --json, which do not change what they do).
+    """
+    install, run = _doc_blocks()
+    assert install == ["pip install 'tayori[dashboard]'"]
+    commands = [shlex.split(line) for line in run]
+    assert [c[:2] for c in commands] == [
+        ["tayori", "dashboard"],
+        ["tayori", "send"],
+        ["tayori", "worker"],
+    ]
+    return {c[1]: c for c in commands}
+
+
+def test_the_documented_extra_holds_the_dashboard_dependencies() -> None:
+    _doc_run()
+    pyproject = tomllib.loads((OPERATIONS_DOC.parents[1] / "pyproject.toml").read_text())
+    extra = pyproject["project"]["optional-dependencies"]["dashboard"]
+    assert {re.split(r"[<>=\[]", d)[0] for d in extra} == {
+        "starlette",
+        "uvicorn",
+        "python-multipart",
+    }
+    data = pyproject["tool"]["setuptools"]["package-data"]["tayori"]
+    assert "**/*.js" in data and "**/*.css" in data and "**/*.html" in data
 
 
 def _free_port() -> int:
@@ -105,7 +145,7 @@ def project(tmp_path: Path) -> Path:
 def dashboard(project: Path) -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
-        ["tayori", "dashboard", "--port", str(port), "--interval", "0.2"],
+        [*_doc_run()["dashboard"], "--port", str(port), "--interval", "0.2"],
         cwd=project,
         env=_env(),
         stdout=subprocess.PIPE,
@@ -165,13 +205,13 @@ def test_dashboard_in_chromium(project: Path, dashboard: str, browser, tmp_path:
     page.goto(dashboard)
     page.wait_for_selector("#no-queues")
 
-    sent = _tayori(project, "send", "-t", "notice", "-r", "people.jsonl", "--json")
+    sent = _tayori(project, *_doc_run()["send"][1:], "--json")
     assert sent.returncode == 0, sent.stderr
     bid = json.loads(sent.stdout)["broadcast_id"]
     page.wait_for_selector('section.queue[data-queue="mail"] .depth canvas', timeout=15_000)
 
     worker = subprocess.Popen(
-        ["tayori", "worker", "--concurrency", "2", "--batch-size", "5"],
+        _doc_run()["worker"],
         cwd=project,
         env=_env(),
         stdout=subprocess.PIPE,
@@ -249,8 +289,22 @@ def test_dashboard_in_chromium(project: Path, dashboard: str, browser, tmp_path:
         )
         page.wait_for_selector(f'tr[data-broadcast="{bid}"] td.pending:text("0")')
         page.wait_for_selector('[data-counter="mail.sent"]:text("400")')
+        # the worker's own counters, published for the dashboard: 1 fan-out + 400 sends
+        workers = _wait(
+            "the worker's counters",
+            lambda: (
+                (w := _get_json(f"{dashboard}/api/metrics")["workers"])["total"]["succeeded"]
+                == RECIPIENTS + 1
+                and w
+            ),
+        )
+        assert workers["live"] == 1 and workers["total"]["dead_lettered"] == BROKEN, workers
+        page.wait_for_selector('[data-counter="workers.live"]:text("1")')
+        page.wait_for_selector(f'[data-counter="workers.total.succeeded"]:text("{RECIPIENTS + 1}")')
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     finally:
         log = _stop(worker, "tayori worker")
+    stopped = _get_json(f"{dashboard}/api/metrics")["workers"]
+    assert stopped["live"] == 0 and stopped["total"]["succeeded"] == RECIPIENTS + 1, stopped
     outbox = list((project / ".tayori" / "outbox").glob("*.eml"))
     assert len(outbox) == RECIPIENTS, log[-2000:]  # one copy each, never a second

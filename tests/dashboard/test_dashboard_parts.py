@@ -3,6 +3,7 @@ series, the derived rates, "redrive selected", and the command's one-line errors
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from tayori.dashboard.metrics import rates
 from tayori.dashboard.sampler import Sample, Sampler
 from tayori.dashboard.sources import QueueRow, Sources
 from tayori.envelope import Envelope
+from tayori.runtime.counters import CountersFile, read_counters
 from tayori.settings import Settings
 
 
@@ -130,3 +132,36 @@ def test_bad_app_and_bad_port_are_one_line_exit_2(tmp_path: Path) -> None:
         )
         assert out.returncode == 2, out.stderr
         assert needle in out.stderr and "Traceback" not in out.stderr
+
+
+def test_worker_counters_files_live_stale_and_summed(tmp_path: Path) -> None:
+    snap = {"runtime": {"invocations": 3, "records": 7}, "handler": {"succeeded": 6, "failed": 1}}
+    first = CountersFile(tmp_path, lambda: snap, interval=0.05)
+    first.start()
+    try:
+        seen = read_counters(tmp_path)
+        assert seen["live"] == 1 and seen["total"]["succeeded"] == 6
+        assert seen["total"]["invocations"] == 3 and seen["total"]["failed"] == 1
+    finally:
+        first.stop()
+    dead = tmp_path / "counters" / "elsewhere-1.json"  # a killed process's last write
+    dead.write_text(json.dumps({"updated_at": time.time() - 60, "handler": {"succeeded": 4}}))
+    (tmp_path / "counters" / "torn.json").write_text("{not json")
+    seen = read_counters(tmp_path)
+    assert seen["live"] == 0 and len(seen["workers"]) == 2
+    assert seen["total"]["succeeded"] == 10
+
+
+def test_a_loopback_dashboard_refuses_other_host_names(backend: SqliteBackend) -> None:
+    """DNS rebinding: evil.example resolving to 127.0.0.1 still names the wrong host."""
+    from starlette.testclient import TestClient
+
+    from tayori.cli.dashboard import _web_app
+    from tayori.dashboard.server import Config
+
+    sources = _sources(backend)
+    app = _web_app(Config(sources=sources, sampler=Sampler(sources)), "127.0.0.1")
+    with TestClient(app, base_url="http://127.0.0.1:8025") as client:
+        assert client.get("/api/metrics").status_code == 200
+        assert client.get("/api/metrics", headers={"Host": "evil.example"}).status_code == 400
+        assert client.get("/", headers={"Host": "localhost:8025"}).status_code == 200

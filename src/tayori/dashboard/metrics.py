@@ -1,9 +1,10 @@
 """The counters the dashboard shows beside the chart, as one JSON-able dict.
 
-They come from what any backend can tell without help from the workers: queue depths
-(the sampler's latest sample), the mail store's per-broadcast counts, and rates derived
-from the sampler's history (emails sent per second, queue drain per second, over the
-last ``window`` seconds). ``/api/metrics`` serves the same dict.
+Queue depths (the sampler's latest sample), the mail store's per-broadcast counts, rates
+derived from the sampler's history (emails sent per second, queue drain per second, over
+the last ``window`` seconds) and, on the embedded backend, the counters each running
+worker publishes (``runtime/counters.py``: succeeded, failed, dead-lettered, duplicates
+skipped, invocations). ``/api/metrics`` serves the same dict.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from tayori.dashboard.sampler import Sample, Sampler
+from tayori.runtime.counters import read_counters
 
 WINDOW = 10.0
 
 
-def counters(sampler: Sampler, window: float = WINDOW) -> dict[str, Any]:
+def counters(sampler: Sampler, directory: Any = None, window: float = WINDOW) -> dict[str, Any]:
+    """Everything the counters strip shows; ``directory`` is the embedded store's, whose
+    ``counters/`` folder the workers publish to (None on AWS)."""
     items = sampler.samples()
     last = items[-1] if items else None
     queues = {n: r.to_dict() for n, r in last.queues.items()} if last else {}
@@ -32,6 +36,8 @@ def counters(sampler: Sampler, window: float = WINDOW) -> dict[str, Any]:
             "last_error": sampler.last_error,
         },
     }
+    if directory is not None:
+        out["workers"] = read_counters(directory)
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ def create_app(config: Config, *, allowed_hosts: list[str] | None = None) -> Sta
                 "rows": rows,
                 "backend": repr(config.sources.backend),
                 "interval": config.sampler.interval,
+                "workers": hasattr(config.sources.backend, "directory"),
             },
         )
 
@@ -75,7 +77,11 @@ def create_app(config: Config, *, allowed_hosts: list[str] | None = None) -> Sta
         return JSONResponse(data)
 
     async def metrics(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(counters, config.sampler))
+        return JSONResponse(
+            await run_in_threadpool(
+                counters, config.sampler, getattr(config.sources.backend, "directory", None)
+            )
+        )
 
     async def dlq_panel(request: Request, note: str = "", status: int = 200) -> Response:
         name = request.path_params["queue"]
@@ -84,6 +90,7 @@ def create_app(config: Config, *, allowed_hosts: list[str] | None = None) -> Sta
             source, dead = config.sources.pair(name)
             found = letters.peek(dead, LIST_LIMIT)
             return {
+                "listed_at": datetime.now(UTC).strftime("%H:%M:%S"),
                 "queue": source.name,
                 "dlq": dead.name,
                 "letters": found,

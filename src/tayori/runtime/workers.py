@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from tayori.errors import ConfigError
+from tayori.runtime.counters import publishing
 from tayori.runtime.local import LocalRuntime, RuntimeConfig
 
 log = logging.getLogger("tayori.worker")
@@ -42,8 +43,9 @@ def run_in_this_process(app: Any, config: RuntimeConfig, stop: threading.Event) 
     """Poll until ``stop`` is set, then stop gracefully; return the run's stats."""
     runtime = LocalRuntime(app, config)
     runtime.start()
-    stop.wait()
-    return runtime.stop().as_dict()
+    with publishing(app, runtime):  # live counters for the dashboard
+        stop.wait()
+        return runtime.stop().as_dict()
 
 
 def _child(ref: str, config: dict[str, Any], results: Any) -> None:

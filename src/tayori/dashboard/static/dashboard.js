@@ -11,11 +11,11 @@
   const depthSeries = [
     {},
     { label: "total", stroke: "#1f5fa8", width: 2, fill: "rgba(31, 95, 168, 0.25)", points: { show: false } },
-    { label: "visible", stroke: "#2a9d8f", width: 1 },
-    { label: "in flight", stroke: "#e9a23b", width: 1 },
-    { label: "delayed", stroke: "#8e7cc3", width: 1, dash: [4, 4] },
+    { label: "visible", stroke: "#2a9d8f", width: 1, points: { show: false } },
+    { label: "in flight", stroke: "#e9a23b", width: 1, points: { show: false } },
+    { label: "delayed", stroke: "#8e7cc3", width: 1, dash: [4, 4], points: { show: false } },
   ];
-  const dlqSeries = [{}, { label: "DLQ depth", stroke: "#c0392b", width: 2, fill: "rgba(192, 57, 43, 0.25)" }];
+  const dlqSeries = [{}, { label: "DLQ depth", stroke: "#c0392b", width: 2, fill: "rgba(192, 57, 43, 0.25)", points: { show: false } }];
 
   function card(name, dlqName) {
     const el = document.createElement("section");
@@ -112,6 +112,10 @@
     const m = await r.json();
     for (const k of ["sent", "failed", "suppressed", "pending"]) put("mail." + k, m.mail[k] || 0);
     for (const k of ["sent_per_s", "drain_per_s"]) put("rates." + k, m.rates[k]);
+    if (m.workers) {
+      put("workers.live", m.workers.live);
+      for (const [k, v] of Object.entries(m.workers.total)) put("workers.total." + k, v);
+    }
   }
 
   async function poll() {
