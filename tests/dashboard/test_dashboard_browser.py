@@ -261,6 +261,15 @@ def test_dashboard_in_chromium(project: Path, dashboard: str, browser, tmp_path:
         )
         assert wrong.status == 403
         assert page.request.get(f"{dashboard}/queues/mail/dlq/purge").status == 405
+        # ... also from the page itself: a forged token on the Purge button's request
+        page.evaluate(
+            """() => { const b = document.body; b.dataset.saved = b.getAttribute("hx-headers");
+                       b.setAttribute("hx-headers", '{"X-CSRF-Token": "forged"}'); }"""
+        )
+        page.click("button.purge")
+        page.wait_for_selector('#flash:text("403: missing or wrong CSRF token")')
+        page.evaluate("() => document.body.setAttribute('hx-headers', document.body.dataset.saved)")
+        assert page.locator("table.letters tbody tr").count() == BROKEN
         assert _get_json(f"{dashboard}/api/metrics")["queues"]["mail"]["dlq_depth"] == BROKEN
 
         # fix the template, redrive one dead letter by a click: it is sent this time

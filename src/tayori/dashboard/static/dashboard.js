@@ -136,5 +136,15 @@
     }
     setTimeout(poll, interval);
   }
+  // a refused or failed action (403 without the CSRF token, a queue that is gone, ...)
+  // says why at the top of the page instead of silently doing nothing
+  document.body.addEventListener("htmx:responseError", function (evt) {
+    const flash = document.getElementById("flash");
+    flash.textContent = evt.detail.xhr.responseText || "request failed: " + evt.detail.xhr.status;
+    flash.hidden = false;
+  });
+  document.body.addEventListener("htmx:afterRequest", function (evt) {
+    if (evt.detail.successful && evt.detail.requestConfig.verb !== "get") document.getElementById("flash").hidden = true;
+  });
   poll();
 })();
