@@ -28,6 +28,7 @@ from tayori.dashboard.metrics import counters
 from tayori.dashboard.sampler import Sampler
 from tayori.dashboard.sources import Sources
 from tayori.errors import TayoriError
+from tayori.mail.recovery import describe, failed_recipients, retry_failed
 
 HERE = Path(__file__).parent
 LIST_LIMIT = 100
@@ -45,122 +46,123 @@ class Config:
     history: Any = None  # cloudwatch.History on AWS, else None
 
 
-def create_app(config: Config, *, allowed_hosts: list[str] | None = None) -> Starlette:
-    """The Starlette app; the caller starts ``config.sampler`` (``lifespan`` does)."""
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
-    settings = config.sources.settings
-    letters = DeadLetters(config.sources.backend, settings.readable_buckets)
+class Pages:
+    """The route handlers. Blocking backend work runs in the thread pool (``_guard``)."""
 
-    def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    def __init__(self, config: Config) -> None:
+        self.config, self.sources = config, config.sources
+        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        self.letters = DeadLetters(self.sources.backend, self.sources.settings.readable_buckets)
+
+    def page(self, request: Request, name: str, context: dict[str, Any]) -> Response:
         context = {"csrf": csrf.token(request), **context}
-        response = templates.TemplateResponse(request, name, context, status_code=status)
-        return csrf.set_cookie(request, response)
+        return csrf.set_cookie(request, self.templates.TemplateResponse(request, name, context))
 
-    async def index(request: Request) -> Response:
-        rows = await run_in_threadpool(config.sources.rows)
-        return page(
+    # ------------------------------------------------------------------ reading
+
+    async def index(self, request: Request) -> Response:
+        rows = await _guard(self.sources.rows)
+        backend = self.sources.backend
+        return self.page(
             request,
             "index.html",
             {
                 "rows": rows,
-                "backend": repr(config.sources.backend),
-                "interval": config.sampler.interval,
-                "workers": hasattr(config.sources.backend, "directory"),
+                "backend": repr(backend),
+                "interval": self.config.sampler.interval,
+                "workers": hasattr(backend, "directory"),
             },
         )
 
-    async def series(request: Request) -> Response:
+    async def series(self, request: Request) -> Response:
         since = _float(request.query_params.get("since"))
-        data = config.sampler.series(since)
-        if config.history is not None and since is None:
-            data["history"] = await run_in_threadpool(config.history.get)
+        data = self.config.sampler.series(since)
+        if self.config.history is not None and since is None:
+            data["history"] = await run_in_threadpool(self.config.history.get)
         return JSONResponse(data)
 
-    async def metrics(request: Request) -> Response:
-        return JSONResponse(
-            await run_in_threadpool(
-                counters, config.sampler, getattr(config.sources.backend, "directory", None)
-            )
-        )
+    async def metrics(self, request: Request) -> Response:
+        directory = getattr(self.sources.backend, "directory", None)
+        return JSONResponse(await run_in_threadpool(counters, self.config.sampler, directory))
 
-    async def dlq_panel(request: Request, note: str = "", status: int = 200) -> Response:
+    async def dlq(self, request: Request, note: str = "") -> Response:
         name = request.path_params["queue"]
 
         def look() -> dict[str, Any]:
-            source, dead = config.sources.pair(name)
-            found = letters.peek(dead, LIST_LIMIT)
+            source, dead = self.sources.pair(name)
             return {
                 "listed_at": datetime.now(UTC).strftime("%H:%M:%S"),
                 "queue": source.name,
                 "dlq": dead.name,
-                "letters": found,
+                "letters": self.letters.peek(dead, LIST_LIMIT),
                 "depth": dead.stats().total,
             }
 
-        data = await _guard(look)
-        return page(request, "_dlq.html", {**data, "note": note}, status)
+        return self.page(request, "_dlq.html", {**await _guard(look), "note": note})
 
-    async def dlq_body(request: Request) -> Response:
-        text, cut = await _guard(letters.body, request.path_params["message_id"])
-        return page(request, "_body.html", {"text": text, "cut": cut})
+    async def body(self, request: Request) -> Response:
+        text, cut = await _guard(self.letters.body, request.path_params["message_id"])
+        return self.page(request, "_body.html", {"text": text, "cut": cut})
 
-    async def dlq_redrive(request: Request) -> Response:
+    async def broadcasts(self, request: Request) -> Response:
+        found = await _guard(self.sources.broadcasts)
+        return self.page(request, "_broadcasts.html", {"broadcasts": found})
+
+    async def failed(self, request: Request, note: str = "") -> Response:
+        bid = request.path_params["bid"]
+        store = self.sources.mail_store()
+        rows = [] if store is None else await _guard(failed_recipients, store, bid, LIST_LIMIT)
+        return self.page(request, "_failed.html", {"bid": bid, "rows": rows, "note": note})
+
+    # ------------------------------------------------------------------ actions (POST)
+
+    async def redrive(self, request: Request) -> Response:
         await csrf.require(request)
         form = await request.form()
         every = form.get("all") == "1"
         ids = {str(v) for v in form.getlist("id")}
         if not every and not ids:
-            return await dlq_panel(request, "nothing selected: tick messages or use Redrive all")
+            return await self.dlq(request, "nothing selected: tick messages or use Redrive all")
 
         def act() -> int:
-            source, dead = config.sources.pair(request.path_params["queue"])
+            source, dead = self.sources.pair(request.path_params["queue"])
             return redrive(dead, source, None if every else ids)
 
         moved = await _guard(act)
-        return await dlq_panel(request, f"moved {moved} message(s) back to the queue")
+        return await self.dlq(request, f"moved {moved} message(s) back to the queue")
 
-    async def dlq_purge(request: Request) -> Response:
+    async def purge(self, request: Request) -> Response:
         await csrf.require(request)
 
         def act() -> int:
-            _, dead = config.sources.pair(request.path_params["queue"])
+            _, dead = self.sources.pair(request.path_params["queue"])
             depth = dead.stats().total
             dead.purge()
             return depth
 
         purged = await _guard(act)
-        return await dlq_panel(request, f"purged {purged} message(s)")
+        return await self.dlq(request, f"purged {purged} message(s)")
 
-    async def broadcasts(request: Request) -> Response:
-        found = await _guard(config.sources.broadcasts)
-        return page(request, "_broadcasts.html", {"broadcasts": found})
-
-    async def failed(request: Request, note: str = "") -> Response:
-        from tayori.mail.recovery import failed_recipients
-
-        bid = request.path_params["bid"]
-        store = config.sources.mail_store()
-        rows = [] if store is None else await _guard(failed_recipients, store, bid, LIST_LIMIT)
-        return page(request, "_failed.html", {"bid": bid, "rows": rows, "note": note})
-
-    async def retry(request: Request) -> Response:
+    async def retry(self, request: Request) -> Response:
         await csrf.require(request)
-        from tayori.mail.recovery import describe, retry_failed
-
-        bid = request.path_params["bid"]
-        store = config.sources.mail_store()
+        store = self.sources.mail_store()
         if store is None:
-            raise HTTPException(404, "no mail store yet")
+            raise HTTPException(404, "no mail store yet: no broadcast was started")
         result = await _guard(
             retry_failed,
             store,
-            config.sources.backend,
-            bid,
-            queue=config.mail_queue,
-            task=config.send_task,
-            readable_buckets=settings.readable_buckets,
+            self.sources.backend,
+            request.path_params["bid"],
+            queue=self.config.mail_queue,
+            task=self.config.send_task,
+            readable_buckets=self.sources.settings.readable_buckets,
         )
-        return await failed(request, describe(result))
+        return await self.failed(request, describe(result))
+
+
+def create_app(config: Config, *, allowed_hosts: list[str] | None = None) -> Starlette:
+    """The Starlette app; its lifespan starts and stops ``config.sampler``."""
+    pages = Pages(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -172,16 +174,16 @@ def create_app(config: Config, *, allowed_hosts: list[str] | None = None) -> Sta
             config.sources.close()
 
     routes = [
-        Route("/", index),
-        Route("/api/series", series),
-        Route("/api/metrics", metrics),
-        Route("/queues/{queue}/dlq", dlq_panel),
-        Route("/queues/{queue}/dlq/messages/{message_id}/body", dlq_body),
-        Route("/queues/{queue}/dlq/redrive", dlq_redrive, methods=["POST"]),
-        Route("/queues/{queue}/dlq/purge", dlq_purge, methods=["POST"]),
-        Route("/broadcasts", broadcasts),
-        Route("/broadcasts/{bid}/failed", failed),
-        Route("/broadcasts/{bid}/retry", retry, methods=["POST"]),
+        Route("/", pages.index),
+        Route("/api/series", pages.series),
+        Route("/api/metrics", pages.metrics),
+        Route("/queues/{queue}/dlq", pages.dlq),
+        Route("/queues/{queue}/dlq/messages/{message_id}/body", pages.body),
+        Route("/queues/{queue}/dlq/redrive", pages.redrive, methods=["POST"]),
+        Route("/queues/{queue}/dlq/purge", pages.purge, methods=["POST"]),
+        Route("/broadcasts", pages.broadcasts),
+        Route("/broadcasts/{bid}/failed", pages.failed),
+        Route("/broadcasts/{bid}/retry", pages.retry, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"])]
