@@ -83,6 +83,8 @@ def test_dashboard_on_aws(config) -> None:
         page = client.get("/")
         assert page.status_code == 200
         token = page.cookies[csrf.COOKIE]
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["x-frame-options"] == "DENY"
         data = _wait_series(client, "jobs", 2)
         assert "jobs-dlq" not in data["queues"]  # a DLQ is drawn beside its queue
         history = data["history"]

@@ -203,6 +203,12 @@ def _chart(page) -> dict:
 def test_dashboard_in_chromium(project: Path, dashboard: str, browser, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.on("dialog", lambda dialog: dialog.accept())  # the confirmations
+    problems: list[str] = []  # script errors, and anything the CSP blocked
+    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     page.goto(dashboard)
     page.wait_for_selector("#no-queues")
 
@@ -320,6 +326,7 @@ def test_dashboard_in_chromium(project: Path, dashboard: str, browser, tmp_path:
         print(f"screenshots: {sorted(str(p) for p in tmp_path.glob('*.png'))}")
     finally:
         log = _stop(worker, "tayori worker")
+    assert problems == []
     stopped = _get_json(f"{dashboard}/api/metrics")["workers"]
     assert stopped["live"] == 0 and stopped["total"]["succeeded"] == RECIPIENTS + 1, stopped
     outbox = list((project / ".tayori" / "outbox").glob("*.eml"))
