@@ -20,9 +20,9 @@ from tayori.dashboard.deadletters import DeadLetters, redrive
 from tayori.dashboard.metrics import rates
 from tayori.dashboard.sampler import Sample, Sampler
 from tayori.dashboard.sources import QueueRow, Sources
-from tayori.envelope import Envelope
 from tayori.runtime.counters import CountersFile, read_counters
 from tayori.settings import Settings
+from tayori.wire.envelope import Envelope
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import tayori
 from tayori.errors import PermanentError
 from tayori.mail import Mailer, MemoryTransport, Templates
 from tayori.mail.recovery import describe, failed_recipients, retry_failed
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.runtime.local import RuntimeConfig
 
 
 class Refusing(MemoryTransport):
@@ -28,7 +28,7 @@ class Refusing(MemoryTransport):
 
 def _run(app: tayori.App) -> None:
     config = RuntimeConfig(concurrency=8, batch_size=10, function_timeout=30.0)
-    LocalRuntime(app, config).run_until_idle(timeout=60)
+    app.runtime(config).run_until_idle(timeout=60)
 
 
 def test_retry_failed_resends_exactly_the_failed_recipients(tmp_path) -> None:

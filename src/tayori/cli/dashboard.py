@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from typing import Any
 
 import typer
@@ -62,15 +61,11 @@ def build_config(app_ref: str | None, interval: float) -> Any:
 
     mailer = None
     if app_ref:
-        obj = _load(app_ref)
-        mailer = _mailer_of(obj)
+        from tayori.loader import load_object
         from tayori.runtime.workers import load_app
 
-        sys.path.insert(0, ".")
-        try:
-            the_app = load_app(app_ref) if mailer is None else mailer.app
-        finally:
-            sys.path.pop(0)
+        mailer = _mailer_of(load_object(app_ref))
+        the_app = load_app(app_ref) if mailer is None else mailer.app
         backend, settings = the_app.backend, the_app.settings
     else:
         from tayori.backends import open_backend
@@ -100,26 +95,6 @@ def _web_app(config: Any, host: str) -> Any:
     else:
         allowed = [host, f"[{host}]"]
     return create_app(config, allowed_hosts=allowed)
-
-
-def _load(ref: str) -> Any:
-    import importlib
-
-    from tayori.errors import ConfigError
-
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"--app must look like package.module:attr, got {ref!r}")
-    sys.path.insert(0, ".")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name!r}: {exc}") from None
-    finally:
-        sys.path.pop(0)
-    if not hasattr(module, attr):
-        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}")
-    return getattr(module, attr)
 
 
 def _mailer_of(obj: Any) -> Any:

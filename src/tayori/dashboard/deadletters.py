@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tayori.backends.base import MAX_BATCH_ENTRIES, Message, Queue
-from tayori.claimcheck import parse_pointer
-from tayori.envelope import Envelope
+from tayori.backends.base import MAX_BATCH_ENTRIES, Queue, QueueMessage
 from tayori.errors import (
     BlobNotFound,
     ConfigError,
@@ -25,8 +23,10 @@ from tayori.errors import (
     MalformedMessage,
     TayoriError,
 )
-from tayori.handler import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 from tayori.mail.recovery import move, release
+from tayori.wire.claimcheck import parse_pointer
+from tayori.wire.envelope import Envelope
+from tayori.wire.reasons import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 
 PEEK_VISIBILITY = 30
 PREVIEW_CHARS = 300
@@ -57,7 +57,7 @@ def _iso_ms(ms: int) -> str:
     )
 
 
-def _text(message: Message, name: str) -> str | None:
+def _text(message: QueueMessage, name: str) -> str | None:
     attr = message.attributes.get(name)
     return None if attr is None else str(attr.value)
 
@@ -90,7 +90,7 @@ class DeadLetters:
                 }
         return letters
 
-    def _letter(self, m: Message) -> tuple[Letter, tuple[str, str] | None]:
+    def _letter(self, m: QueueMessage) -> tuple[Letter, tuple[str, str] | None]:
         reason = _text(m, ERROR_ATTRIBUTE)
         if reason is None:
             reason = f"no reason recorded: moved after {m.receive_count} receives (maxReceiveCount)"
@@ -145,7 +145,7 @@ class DeadLetters:
 def redrive(dlq: Queue, target: Queue, ids: set[str] | None = None, limit: int = 100_000) -> int:
     """Move dead letters back to ``target``: those in ``ids``, or all of them when None."""
     moved = 0
-    held: list[Message] = []
+    held: list[QueueMessage] = []
     seen: set[str] = set()
     try:
         while moved < limit:
@@ -166,8 +166,8 @@ def redrive(dlq: Queue, target: Queue, ids: set[str] | None = None, limit: int =
     return moved
 
 
-def _receive_all(dlq: Queue, limit: int) -> list[Message]:
-    seen: list[Message] = []
+def _receive_all(dlq: Queue, limit: int) -> list[QueueMessage]:
+    seen: list[QueueMessage] = []
     ids: set[str] = set()
     while len(seen) < limit:
         batch = dlq.receive(min(MAX_BATCH_ENTRIES, limit - len(seen)), 0, PEEK_VISIBILITY)

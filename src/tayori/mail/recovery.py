@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tayori.backends.base import MAX_BATCH_ENTRIES, HandleEntry, Message, SendEntry
-from tayori.claimcheck import resolve
-from tayori.envelope import Envelope
+from tayori.backends.base import MAX_BATCH_ENTRIES, HandleEntry, QueueMessage, SendEntry
 from tayori.errors import ConfigError, QueueError, TayoriError
-from tayori.handler import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 from tayori.mail.message import address_of
 from tayori.mail.store import FAILED, SqliteMailStore
+from tayori.wire.claimcheck import resolve
+from tayori.wire.envelope import Envelope
+from tayori.wire.reasons import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 
 PEEK_VISIBILITY = 30
 MAX_SCAN_PAGES = 200  # DynamoDB scan pages read at most for one listing
@@ -135,7 +135,7 @@ def retry_failed(
         raise ConfigError(f"queue {queue!r} has no dead-letter queue to retry from")
     dlq = backend.get_queue(redrive.dead_letter_queue)
     buckets = readable_buckets or frozenset([backend.default_bucket])
-    held: list[Message] = []
+    held: list[QueueMessage] = []
     seen: set[str] = set()
     moved: set[str] = set()
     try:
@@ -163,7 +163,7 @@ def retry_failed(
 
 
 def _recipient_of(
-    message: Message, backend: Any, buckets: frozenset[str], task: str, bid: str
+    message: QueueMessage, backend: Any, buckets: frozenset[str], task: str, bid: str
 ) -> str | None:
     """The recipient a dead letter was sending to, when it is ``task`` of broadcast ``bid``."""
     try:
@@ -178,7 +178,7 @@ def _recipient_of(
     return address_of(to) if isinstance(to, str) else None
 
 
-def move(dlq: Any, target: Any, messages: list[Message]) -> int:
+def move(dlq: Any, target: Any, messages: list[QueueMessage]) -> int:
     """Send ``messages`` (reason attributes dropped) to ``target``, then delete them from
     ``dlq``: a crash in between duplicates (the idempotency key makes it harmless), never
     loses. Messages that could not be sent are handed back to the DLQ."""
@@ -206,7 +206,7 @@ def move(dlq: Any, target: Any, messages: list[Message]) -> int:
     return len(done)
 
 
-def release(queue: Any, messages: list[Message]) -> None:
+def release(queue: Any, messages: list[QueueMessage]) -> None:
     """Make received messages visible again at once."""
     for i in range(0, len(messages), MAX_BATCH_ENTRIES):
         part = messages[i : i + MAX_BATCH_ENTRIES]

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from tayori.errors import PermanentError, RetryLater
+from tayori.wire.reasons import describe, error_type
 
 
 class Outcome(Enum):
@@ -22,7 +23,7 @@ class Outcome(Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class RetryDecision:
     outcome: Outcome
     reason: str
     error_type: str
@@ -42,33 +43,27 @@ class RetryPolicy:
         return max(1, min(self.max_seconds, round(exp / 2 + jitter)))
 
 
-def describe(exc: BaseException) -> str:
-    """One line naming the error; never a traceback."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:500]
-
-
-def decide(
+def decide_retry(
     exc: BaseException,
     receive_count: int,
     max_receive_count: int | None,
     policy: RetryPolicy = RetryPolicy(),
     rng: random.Random | None = None,
-) -> Decision:
-    name = type(exc).__name__
+) -> RetryDecision:
+    name = error_type(exc)
     if isinstance(exc, PermanentError):
-        return Decision(Outcome.DEAD_LETTER, describe(exc), name)
+        return RetryDecision(Outcome.DEAD_LETTER, describe(exc), name)
     if isinstance(exc, IdempotencyAlreadyInProgressError):
         # another execution holds the lock: come back soon, never dead-letter for it
-        return Decision(
+        return RetryDecision(
             Outcome.RETRY, "same key in progress elsewhere", name, policy.in_progress_seconds
         )
     if max_receive_count is not None and receive_count >= max_receive_count:
-        return Decision(
+        return RetryDecision(
             Outcome.DEAD_LETTER,
             f"gave up after {receive_count} attempts: {describe(exc)}",
             name,
         )
     if isinstance(exc, RetryLater):
-        return Decision(Outcome.RETRY, describe(exc), name, min(43_200, round(exc.seconds)))
-    return Decision(Outcome.RETRY, describe(exc), name, policy.backoff(receive_count, rng))
+        return RetryDecision(Outcome.RETRY, describe(exc), name, min(43_200, round(exc.seconds)))
+    return RetryDecision(Outcome.RETRY, describe(exc), name, policy.backoff(receive_count, rng))
