@@ -135,7 +135,11 @@ def test_bad_app_and_bad_port_are_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def test_worker_counters_files_live_stale_and_summed(tmp_path: Path) -> None:
-    snap = {"runtime": {"invocations": 3, "records": 7}, "handler": {"succeeded": 6, "failed": 1}}
+    snap = {
+        "runtime": {"invocations": 3, "records": 7},
+        "handler": {"succeeded": 6, "failed": 1},
+        "tasks": {"t": {"succeeded": 6, "failed": 1}},
+    }
     first = CountersFile(tmp_path, lambda: snap, interval=0.05)
     first.start()
     try:
@@ -145,11 +149,26 @@ def test_worker_counters_files_live_stale_and_summed(tmp_path: Path) -> None:
     finally:
         first.stop()
     dead = tmp_path / "counters" / "elsewhere-1.json"  # a killed process's last write
-    dead.write_text(json.dumps({"updated_at": time.time() - 60, "handler": {"succeeded": 4}}))
+    dead.write_text(
+        json.dumps(
+            {
+                "updated_at": time.time() - 60,
+                "handler": {"succeeded": 4},
+                "tasks": {"t": {"succeeded": 4}, "u": {"dead_lettered": 2}},
+            }
+        )
+    )
     (tmp_path / "counters" / "torn.json").write_text("{not json")
     seen = read_counters(tmp_path)
     assert seen["live"] == 0 and len(seen["workers"]) == 2
     assert seen["total"]["succeeded"] == 10
+    assert seen["tasks"]["t"] == {
+        "succeeded": 10,
+        "failed": 1,
+        "dead_lettered": 0,
+        "duplicates_skipped": 0,
+    }
+    assert seen["tasks"]["u"]["dead_lettered"] == 2
 
 
 def test_a_loopback_dashboard_refuses_other_host_names(backend: SqliteBackend) -> None:

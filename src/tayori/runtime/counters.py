@@ -2,10 +2,10 @@
 
 Each ``tayori worker`` process on the embedded backend writes its counters, the
 runtime's (invocations, records, timeouts...) and the handler's (succeeded, failed,
-dead-lettered, duplicates skipped), to ``<tayori dir>/counters/<host>-<pid>.json``
-once a second and when it stops. The file is replaced atomically (write + rename), so
-a reader never sees half of one. On AWS the same counts come from Lambda's metrics
-(the handler's job), so nothing is written there.
+dead-lettered, duplicates skipped; in total and per task, from a handler hook), to
+``<tayori dir>/counters/<host>-<pid>.json`` once a second and when it stops. The file
+is replaced atomically (write + rename), so a reader never sees half of one. On AWS the
+same counts come from Lambda's metrics (the handler's job), so nothing is written there.
 """
 
 from __future__ import annotations
@@ -78,6 +78,36 @@ class CountersFile:
             pass  # counters are best effort: a full disk must not stop the worker
 
 
+class TaskCounters:
+    """A handler hook counting outcomes per task (the handler's own counters are totals)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def _add(self, record: Any, key: str) -> None:
+        task = getattr(record, "task", None) or "(unreadable)"
+        with self._lock:
+            counts = self._counts.setdefault(task, dict.fromkeys(HANDLER_KEYS, 0))
+            counts[key] += 1
+
+    def succeeded(self, record: Any) -> None:
+        self._add(record, "succeeded")
+
+    def failed(self, record: Any, error_type: str, reason: str) -> None:
+        self._add(record, "failed")
+
+    def dead_lettered(self, record: Any, error_type: str, reason: str) -> None:
+        self._add(record, "dead_lettered")
+
+    def duplicate(self, record: Any) -> None:
+        self._add(record, "duplicates_skipped")
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {task: dict(counts) for task, counts in self._counts.items()}
+
+
 @contextlib.contextmanager
 def publishing(app: Any, runtime: Any, interval: float = INTERVAL) -> Iterator[None]:
     """Publish ``runtime``'s and ``app``'s handler counters while the block runs
@@ -87,13 +117,19 @@ def publishing(app: Any, runtime: Any, interval: float = INTERVAL) -> Iterator[N
         yield
         return
 
+    handler = getattr(app, "handler", None)
+    counters = getattr(handler, "counters", None)
+    tasks = TaskCounters()
+    hooks = getattr(handler, "hooks", None)
+    if hooks is not None:
+        hooks.add(tasks)
+
     def snapshot() -> dict[str, Any]:
-        handler = getattr(app, "handler", None)
-        counters = getattr(handler, "counters", None)
         return {
             "app": getattr(app, "name", ""),
             "runtime": runtime.stats.as_dict(),
             "handler": counters.snapshot() if counters is not None else {},
+            "tasks": tasks.snapshot(),
         }
 
     publisher = CountersFile(settings.sqlite_path, snapshot, interval)
@@ -107,8 +143,9 @@ def publishing(app: Any, runtime: Any, interval: float = INTERVAL) -> Iterator[N
 def read_counters(
     directory: str | os.PathLike[str], stale_after: float = STALE_AFTER
 ) -> dict[str, Any]:
-    """Every worker's last counters and their sum: ``{"workers": [...], "total": {...},
-    "live": n}``. A worker is live when it has not stopped and wrote recently."""
+    """Every worker's last counters and their sums: ``{"workers": [...], "total": {...},
+    "tasks": {task: {...}}, "live": n}``. A worker is live when it has not stopped and
+    wrote recently."""
     folder = Path(directory) / DIRNAME
     workers = []
     now = time.time()
@@ -125,7 +162,14 @@ def read_counters(
             total[key] += int(w.get("handler", {}).get(key, 0))
         for key in RUNTIME_KEYS:
             total[key] += int(w.get("runtime", {}).get(key, 0))
-    return {"workers": workers, "total": total, "live": sum(w["live"] for w in workers)}
+    tasks: dict[str, dict[str, int]] = {}
+    for w in workers:
+        for task, counts in (w.get("tasks") or {}).items():
+            into = tasks.setdefault(task, dict.fromkeys(HANDLER_KEYS, 0))
+            for key in HANDLER_KEYS:
+                into[key] += int(counts.get(key, 0))
+    live = sum(w["live"] for w in workers)
+    return {"workers": workers, "total": total, "tasks": tasks, "live": live}
 
 
 def _prune(folder: Path) -> None:

@@ -106,6 +106,24 @@
     for (const el of document.querySelectorAll('[data-counter="' + path + '"]')) el.textContent = value;
   }
 
+  function tasks(byTask) {
+    const table = document.getElementById("task-counters");
+    const names = Object.keys(byTask).sort();
+    if (!table || !names.length) return;
+    const body = table.querySelector("tbody");
+    body.replaceChildren(...names.map(function (name) {
+      const tr = document.createElement("tr");
+      tr.dataset.task = name;
+      for (const v of [name, ...["succeeded", "failed", "dead_lettered", "duplicates_skipped"].map(k => byTask[name][k])]) {
+        const td = document.createElement("td");
+        td.textContent = v;
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
+    table.hidden = false;
+  }
+
   async function counters() {
     const r = await fetch("/api/metrics", { cache: "no-store" });
     if (!r.ok) return;
@@ -115,6 +133,7 @@
     if (m.workers) {
       put("workers.live", m.workers.live);
       for (const [k, v] of Object.entries(m.workers.total)) put("workers.total." + k, v);
+      tasks(m.workers.tasks || {});
     }
   }
 
