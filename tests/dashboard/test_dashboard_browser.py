@@ -306,6 +306,8 @@ def test_dashboard_in_chromium(project: Path, dashboard: str, browser, tmp_path:
             "every recipient to be sent",
             lambda: _get_json(f"{dashboard}/api/metrics")["mail"]["sent"] == RECIPIENTS,
         )
+        page.wait_for_selector(f'tr[data-broadcast="{bid}"] td.sent:text-is("{RECIPIENTS}")')
+        page.wait_for_selector(f'tr[data-broadcast="{bid}"] td.failed:text-is("0")')
         page.wait_for_selector(f'tr[data-broadcast="{bid}"] td.pending:text-is("0")')
         page.wait_for_selector(f'[data-counter="mail.sent"]:text-is("{RECIPIENTS}")')
         # the worker's own counters, published for the dashboard: 1 fan-out + one send per recipient
