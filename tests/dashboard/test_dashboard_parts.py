@@ -184,3 +184,39 @@ def test_a_loopback_dashboard_refuses_other_host_names(backend: SqliteBackend) -
         assert client.get("/api/metrics").status_code == 200
         assert client.get("/api/metrics", headers={"Host": "evil.example"}).status_code == 400
         assert client.get("/", headers={"Host": "localhost:8025"}).status_code == 200
+
+
+def test_scan_looks_again_when_a_short_poll_comes_back_empty_early(
+    backend: SqliteBackend,
+) -> None:
+    """SQS short polls sample some servers: an empty answer while messages are still
+    visible is asked again as a long poll, not taken as the end of the DLQ."""
+    from tayori.dlq_select import scan
+
+    real = backend.create_queue("d")
+    for n in range(15):
+        real.send(f"m{n}")
+
+    class Sampling:
+        """The real queue, except that its second short poll finds nothing."""
+
+        def __init__(self) -> None:
+            self.short_polls = 0
+            self.waits: list[int] = []
+
+        def receive(self, n: int, wait: int, visibility: int) -> list:
+            self.waits.append(wait)
+            if wait == 0:
+                self.short_polls += 1
+                if self.short_polls == 2:
+                    return []
+            return real.receive(n, wait, visibility)
+
+        def __getattr__(self, name: str):
+            return getattr(real, name)
+
+    sampling = Sampling()
+    found = [m for batch in scan(sampling) for m in batch]
+    assert len(found) == 15 and len({m.message_id for m in found}) == 15
+    assert 1 in sampling.waits
+    assert [m for batch in scan(real) for m in batch] == []  # all still held by the scan

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tayori.backends.base import MAX_BATCH_ENTRIES, Queue, QueueMessage
+from tayori.backends.base import Queue, QueueMessage
+from tayori.dlq_select import move_where, release, scan
 from tayori.errors import (
     BlobNotFound,
     ConfigError,
@@ -23,12 +24,10 @@ from tayori.errors import (
     MalformedMessage,
     TayoriError,
 )
-from tayori.mail.recovery import move, release
 from tayori.wire.claimcheck import parse_pointer
 from tayori.wire.envelope import Envelope
 from tayori.wire.reasons import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 
-PEEK_VISIBILITY = 30
 PREVIEW_CHARS = 300
 BODY_CAP = 64 * 1024  # bytes of a claim-checked body shown on demand
 
@@ -73,21 +72,17 @@ class DeadLetters:
         self._lock = threading.Lock()
 
     def peek(self, dlq: Queue, limit: int = 100) -> list[Letter]:
-        messages = _receive_all(dlq, limit)
+        messages = [m for batch in scan(dlq, limit) for m in batch]
         release(dlq, messages)
         letters = []
         with self._lock:
+            if len(self._pointers) > 10_000:  # keep memory bounded on a long-lived page
+                self._pointers.clear()
             for m in messages:
                 letter, pointer = self._letter(m)
                 if pointer is not None:
                     self._pointers[m.message_id] = pointer
                 letters.append(letter)
-            if len(self._pointers) > 10_000:
-                self._pointers = {
-                    m.message_id: self._pointers[m.message_id]
-                    for m in messages
-                    if m.message_id in self._pointers
-                }
         return letters
 
     def _letter(self, m: QueueMessage) -> tuple[Letter, tuple[str, str] | None]:
@@ -142,40 +137,16 @@ class DeadLetters:
         return text, len(raw) > BODY_CAP
 
 
-def redrive(dlq: Queue, target: Queue, ids: set[str] | None = None, limit: int = 100_000) -> int:
+def redrive(dlq: Queue, target: Queue, ids: set[str] | None = None) -> int:
     """Move dead letters back to ``target``: those in ``ids``, or all of them when None."""
-    moved = 0
-    held: list[QueueMessage] = []
-    seen: set[str] = set()
-    try:
-        while moved < limit:
-            batch = dlq.receive(MAX_BATCH_ENTRIES, 0, PEEK_VISIBILITY)
-            fresh = [m for m in batch if m.message_id not in seen]
-            held.extend(m for m in batch if m not in fresh)
-            if not fresh:
-                break
-            seen.update(m.message_id for m in fresh)
-            chosen = [m for m in fresh if ids is None or m.message_id in ids]
-            held.extend(m for m in fresh if m not in chosen)
-            if chosen:
-                moved += move(dlq, target, chosen)
-            if ids is not None and seen >= ids:
-                break
-    finally:
-        release(dlq, held)
-    return moved
+    if ids is None:
+        return move_where(dlq, target, lambda m: True)
+    found: set[str] = set()
 
+    def choose(m: QueueMessage) -> bool:
+        if m.message_id in ids:
+            found.add(m.message_id)
+            return True
+        return False
 
-def _receive_all(dlq: Queue, limit: int) -> list[QueueMessage]:
-    seen: list[QueueMessage] = []
-    ids: set[str] = set()
-    while len(seen) < limit:
-        batch = dlq.receive(min(MAX_BATCH_ENTRIES, limit - len(seen)), 0, PEEK_VISIBILITY)
-        fresh = [m for m in batch if m.message_id not in ids]
-        if not fresh:
-            release(dlq, batch)
-            break
-        ids.update(m.message_id for m in fresh)
-        seen.extend(fresh)
-        release(dlq, [m for m in batch if m not in fresh])
-    return seen
+    return move_where(dlq, target, choose, done=lambda: found >= ids)

@@ -15,15 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tayori.backends.base import MAX_BATCH_ENTRIES, HandleEntry, QueueMessage, SendEntry
-from tayori.errors import ConfigError, QueueError, TayoriError
+from tayori.backends.base import QueueMessage
+from tayori.dlq_select import move_where
+from tayori.errors import ConfigError, TayoriError
 from tayori.mail.message import address_of
 from tayori.mail.store import FAILED, SqliteMailStore
 from tayori.wire.claimcheck import resolve
 from tayori.wire.envelope import Envelope
-from tayori.wire.reasons import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 
-PEEK_VISIBILITY = 30
 MAX_SCAN_PAGES = 200  # DynamoDB scan pages read at most for one listing
 
 
@@ -135,29 +134,16 @@ def retry_failed(
         raise ConfigError(f"queue {queue!r} has no dead-letter queue to retry from")
     dlq = backend.get_queue(redrive.dead_letter_queue)
     buckets = readable_buckets or frozenset([backend.default_bucket])
-    held: list[QueueMessage] = []
-    seen: set[str] = set()
     moved: set[str] = set()
-    try:
-        while True:
-            batch = dlq.receive(MAX_BATCH_ENTRIES, 0, PEEK_VISIBILITY)
-            fresh = [m for m in batch if m.message_id not in seen]
-            held.extend(m for m in batch if m not in fresh)
-            if not fresh:
-                break
-            seen.update(m.message_id for m in fresh)
-            mine = []
-            for m in fresh:
-                who = _recipient_of(m, backend, buckets, task, broadcast_id)
-                if who in failed and who not in moved:
-                    mine.append(m)
-                    moved.add(who)
-                else:
-                    held.append(m)
-            if mine:
-                result.requeued += move(dlq, source, mine)
-    finally:
-        release(dlq, held)
+
+    def choose(message: QueueMessage) -> bool:
+        who = _recipient_of(message, backend, buckets, task, broadcast_id)
+        if who in failed and who not in moved:  # a second dead copy stays where it is
+            moved.add(who)
+            return True
+        return False
+
+    result.requeued = move_where(dlq, source, choose, done=lambda: moved >= failed)
     result.not_found = sorted(failed - moved)
     return result
 
@@ -176,43 +162,6 @@ def _recipient_of(
         return None
     to = payload.get("to")
     return address_of(to) if isinstance(to, str) else None
-
-
-def move(dlq: Any, target: Any, messages: list[QueueMessage]) -> int:
-    """Send ``messages`` (reason attributes dropped) to ``target``, then delete them from
-    ``dlq``: a crash in between duplicates (the idempotency key makes it harmless), never
-    loses. Messages that could not be sent are handed back to the DLQ."""
-    entries = [
-        SendEntry(
-            str(n),
-            m.body,
-            {
-                k: v
-                for k, v in m.attributes.items()
-                if k not in (ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE)
-            },
-        )
-        for n, m in enumerate(messages)
-    ]
-    result = target.send_batch(entries)
-    sent = {r.id for r in result.successful}
-    done = [HandleEntry(str(n), m.receipt_handle) for n, m in enumerate(messages) if str(n) in sent]
-    if done:
-        dlq.delete_batch(done)
-    if result.failed:
-        release(dlq, [m for n, m in enumerate(messages) if str(n) not in sent])
-        failure = result.failed[0]
-        raise QueueError(f"move stopped: {failure.code}: {failure.message}")
-    return len(done)
-
-
-def release(queue: Any, messages: list[QueueMessage]) -> None:
-    """Make received messages visible again at once."""
-    for i in range(0, len(messages), MAX_BATCH_ENTRIES):
-        part = messages[i : i + MAX_BATCH_ENTRIES]
-        queue.change_visibility_batch(
-            [HandleEntry(str(n), m.receipt_handle, 0) for n, m in enumerate(part)]
-        )
 
 
 def describe(result: RetryResult) -> str:
