@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -117,21 +118,32 @@ def test_missing_extra_is_one_line_with_the_install_command(
     )
 
 
-def test_bad_app_and_bad_port_are_one_line_exit_2(tmp_path: Path) -> None:
-    for args, needle in (
-        (["--app", "nomodule:app"], "cannot import 'nomodule'"),
-        (["--port", "0"], "Invalid value for '--port'"),
-    ):
-        out = subprocess.run(
-            ["tayori", "dashboard", *args],
-            cwd=tmp_path,
-            env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert out.returncode == 2, out.stderr
-        assert needle in out.stderr and "Traceback" not in out.stderr
+def test_bad_app_is_one_line_exit_2_from_the_command(tmp_path: Path) -> None:
+    out = subprocess.run(
+        ["tayori", "dashboard", "--app", "nomodule:app"],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("tayori: cannot import 'nomodule'")
+    assert "Traceback" not in out.stderr
+
+
+def test_a_port_or_host_it_cannot_listen_on_is_one_line_exit_2() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        for args, needle in (
+            (["--port", port], f"cannot listen on 127.0.0.1:{port}: Address already in use"),
+            (["--host", "no-such-host.invalid"], "cannot listen on no-such-host.invalid:8025"),
+        ):
+            out = CliRunner().invoke(cli, ["dashboard", *args])
+            assert out.exit_code == 2, out.output
+            assert out.output.startswith(f"tayori: {needle}") and out.output.count("\n") == 1
 
 
 def test_worker_counters_files_live_stale_and_summed(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         with one_line_errors():
+            _check_can_listen(host, port)
             config = build_config(app_ref, interval)
             web = _web_app(config, host)
             shown = f"[{host}]" if ":" in host else host
@@ -83,6 +84,21 @@ def build_config(app_ref: str | None, interval: float) -> Any:
 
         config.history = History(backend.client("cloudwatch"), sources.refresh)
     return config
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """A busy port or a foreign address is bad input: one line and exit 2 (uvicorn alone
+    would log an error and exit 3)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def _web_app(config: Any, host: str) -> Any:
