@@ -232,3 +232,25 @@ def test_scan_looks_again_when_a_short_poll_comes_back_empty_early(
     assert len(found) == 15 and len({m.message_id for m in found}) == 15
     assert 1 in sampling.waits
     assert [m for batch in scan(real) for m in batch] == []  # all still held by the scan
+
+
+def test_app_option_takes_a_mailer_and_uses_its_queue_task_and_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tayori.cli.dashboard import build_config
+
+    (tmp_path / "dash_news_app.py").write_text(
+        "import tayori\n"
+        "from tayori.mail import Mailer, MemoryTransport, Templates\n"
+        f"app = tayori.App('news', settings=tayori.Settings(url='sqlite:///{tmp_path}/s'))\n"
+        "mailer = Mailer(app, transport=MemoryTransport(), sender='n@example.com',\n"
+        "                templates=Templates(sources={}), queue='news', prefix='news')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    config = build_config("dash_news_app:mailer", 1.0)
+    assert (config.mail_queue, config.send_task) == ("news", "news.send")
+    mailer = sys.modules["dash_news_app"].mailer
+    assert config.sources.mail_store() is mailer.store
+    assert config.sources.backend is mailer.app.backend and config.history is None
+    plain = build_config("dash_news_app:app", 1.0)  # an App: default mail names
+    assert (plain.mail_queue, plain.send_task) == ("mail", "mail.send")
