@@ -4,8 +4,8 @@ Looking is a receive with a short visibility timeout, handed straight back (SQS 
 other way to read a queue): it counts as a receive of each dead letter, as it does for
 ``tayori dlq list``. Redrive sends before it deletes (a crash in between duplicates a
 message, which the idempotency key makes harmless, and never loses one) and drops the
-reason attributes, like ``tayori dlq redrive``; "redrive selected" moves only the
-message ids the operator ticked.
+reason attributes: "redrive all" is ``tayori dlq redrive`` itself, "redrive selected"
+moves only the message ids the operator ticked (``tayori.dlq_select``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tayori import dlq as dlq_ops
 from tayori.backends.base import Queue, QueueMessage
 from tayori.dlq_select import move_where, release, scan
 from tayori.errors import (
@@ -138,9 +139,10 @@ class DeadLetters:
 
 
 def redrive(dlq: Queue, target: Queue, ids: set[str] | None = None) -> int:
-    """Move dead letters back to ``target``: those in ``ids``, or all of them when None."""
+    """Move dead letters back to ``target``: those in ``ids``, or all of them when None
+    (``tayori dlq redrive``'s own function, paced like StartMessageMoveTask)."""
     if ids is None:
-        return move_where(dlq, target, lambda m: True)
+        return dlq_ops.redrive(dlq, target)
     found: set[str] = set()
 
     def choose(m: QueueMessage) -> bool:
