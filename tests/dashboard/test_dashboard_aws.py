@@ -125,6 +125,14 @@ def test_dashboard_on_aws(config) -> None:
         assert "bad@example.org" in failed and "550 mailbox unavailable" in failed
         assert "ok@example.org" not in failed
 
+        every = client.post(
+            "/queues/jobs/dlq/redrive", data={"all": "1"}, headers={csrf.HEADER: token}
+        )
+        assert every.status_code == 200 and "moved 1 message(s)" in every.text
+        assert backend.get_queue("jobs").stats().visible == 2
+        assert "No dead letters." in every.text
+
+        backend.get_queue("jobs-dlq").send("not even JSON", {})
         purged = client.post("/queues/jobs/dlq/purge", data={"csrf": token})
         assert purged.status_code == 200 and "purged 1 message(s)" in purged.text
         assert backend.get_queue("jobs-dlq").stats().total == 0
