@@ -11,6 +11,7 @@ without it the test fails (CI installs it in .ci/run), it never skips.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -141,13 +142,14 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def dashboard(project: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def _serving(cwd: Path, env: dict[str, str]) -> Iterator[str]:
+    """``tayori dashboard`` as documented, on a free port; its URL once it answers."""
     port = _free_port()
     proc = subprocess.Popen(
         [*_doc_run()["dashboard"], "--port", str(port), "--interval", "0.1"],
-        cwd=project,
-        env=_env(),
+        cwd=cwd,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -163,9 +165,17 @@ def dashboard(project: Path) -> Iterator[str]:
         except OSError:
             return False
 
-    _wait("the dashboard to answer", up, timeout=30)
-    yield url
-    _stop(proc, "tayori dashboard")
+    try:
+        _wait("the dashboard to answer", up, timeout=30)
+        yield url
+    finally:
+        _stop(proc, "tayori dashboard")
+
+
+@pytest.fixture
+def dashboard(project: Path) -> Iterator[str]:
+    with _serving(project, _env()) as url:
+        yield url
 
 
 @pytest.fixture
@@ -182,12 +192,12 @@ def browser() -> Iterator[object]:
             chrome.close()
 
 
-def _chart(page) -> dict:
+def _chart(page, queue: str = "mail") -> dict:
     return page.evaluate(
-        """() => {
-          const s = window.tayoriDashboard, q = s.queues.mail;
-          if (!q) return null;
-          const c = s.charts.mail.depth;
+        """(name) => {
+          const s = window.tayoriDashboard, q = s.queues[name];
+          if (!q || !s.charts[name]) return null;
+          const c = s.charts[name].depth;
           const ctx = c.ctx, w = c.ctx.canvas.width, h = c.ctx.canvas.height;
           const px = ctx.getImageData(0, 0, w, h).data;
           let inked = 0;
@@ -196,7 +206,8 @@ def _chart(page) -> dict:
           return {updates: s.updates, points: c.data[0].length, inked: inked,
                   max: Math.max(0, ...total), last: total[total.length - 1],
                   mountain: total.filter(v => v >= 10).length};
-        }"""
+        }""",
+        queue,
     )
 
 
@@ -340,3 +351,35 @@ def test_dashboard_in_chromium(project: Path, dashboard: str, browser, tmp_path:
     assert stopped["live"] == 0 and stopped["total"]["succeeded"] == RECIPIENTS + 1, stopped
     outbox = list((project / ".tayori" / "outbox").glob("*.eml"))
     assert len(outbox) == RECIPIENTS, log[-2000:]  # one copy each, never a second
+
+
+def test_dashboard_in_chromium_on_aws(moto_url: str, browser, tmp_path: Path) -> None:
+    """The same page on the AWS backend (a moto server): the chart and a dead letter's
+    reason, redriven by a click."""
+    from tayori.backends import open_backend
+    from tayori.backends.base import Attribute, QueueSpec, RedrivePolicy
+    from tayori.settings import Settings
+    from tayori.wire.envelope import Envelope
+
+    env = {**_env(), "TAYORI_URL": "aws://?region=us-east-1", "TAYORI_ENDPOINT_URL": moto_url}
+    backend = open_backend(Settings(url=env["TAYORI_URL"], endpoint_url=moto_url))
+    dlq = backend.create_queue("orders-dlq")
+    orders = backend.create_queue("orders", QueueSpec(redrive=RedrivePolicy("orders-dlq", 3)))
+    orders.send(Envelope.new("orders.ship", {"id": 1}).to_json())
+    reason = {"tayori-error": Attribute.string("ValueError: no address for order 2")}
+    dlq.send(Envelope.new("orders.ship", {"id": 2}).to_json(), reason)
+    with _serving(tmp_path, env) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(url)
+        page.wait_for_selector('section.queue[data-queue="orders"] .depth canvas')
+        _wait("the chart to show the queue", lambda: (_chart(page, "orders") or {}).get("last"))
+        page.click('section.queue[data-queue="orders"] button.browse-dlq')
+        page.wait_for_selector("table.letters td.reason")
+        assert page.locator("table.letters td.task").all_inner_texts() == ["orders.ship"]
+        assert "no address for order 2" in page.locator("table.letters td.reason").inner_text()
+        page.check('table.letters input[name="id"]')
+        page.click("button.redrive-selected")
+        page.wait_for_selector('.dlq .note:text("moved 1 message(s)")')
+        page.screenshot(path=str(tmp_path / "dashboard-aws.png"), full_page=True)
+    assert orders.stats().visible == 2 and dlq.stats().total == 0
