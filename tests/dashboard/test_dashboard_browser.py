@@ -336,8 +336,10 @@ def test_dashboard_in_chromium(project: Path, dashboard: str, browser, tmp_path:
         assert by_task["mail.send"]["succeeded"] == RECIPIENTS, by_task
         assert by_task["mail.send"]["dead_lettered"] == BROKEN, by_task
         page.wait_for_selector('[data-counter="workers.live"]:text-is("1")')
+        page.wait_for_selector(
+            f'#task-counters tr[data-task="mail.send"] td:nth-child(2):text-is("{RECIPIENTS}")'
+        )
         row = page.locator('#task-counters tr[data-task="mail.send"] td')
-        row.first.wait_for()
         assert row.all_inner_texts() == ["mail.send", str(RECIPIENTS), "0", str(BROKEN), "0"]
         page.wait_for_selector(
             f'[data-counter="workers.total.succeeded"]:text-is("{RECIPIENTS + 1}")'
