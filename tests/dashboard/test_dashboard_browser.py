@@ -264,7 +264,12 @@ def test_dashboard_in_chromium(project: Path, dashboard: str, browser, tmp_path:
         page.wait_for_selector(f'tr[data-broadcast="{bid}"] td.failed:text-is("{BROKEN}")')
         page.screenshot(path=str(tmp_path / "dashboard-drained.png"), full_page=True)
 
-        # the dead letters, with their reason
+        # the dead letters, with their reason (an outcome is recorded just before its
+        # message is dead-lettered: wait for the DLQ itself)
+        _wait(
+            "the dead letters",
+            lambda: _get_json(f"{dashboard}/api/metrics")["queues"]["mail"]["dlq_depth"] == BROKEN,
+        )
         page.click('section.queue[data-queue="mail"] button.browse-dlq')
         rows = page.locator("table.letters tbody tr")
         rows.first.wait_for(timeout=10_000)
