@@ -16,6 +16,7 @@ from tayori import logs
 from tayori.backends import open_backend
 from tayori.backends.base import MAX_RETENTION_SECONDS, Backend, Queue, QueueSpec, RedrivePolicy
 from tayori.consumer.handler import Handler
+from tayori.consumer.retry import RetryPolicy
 from tayori.errors import ConfigError, QueueDoesNotExist
 from tayori.producer import Producer
 from tayori.registry import Registry, TaskDef, TaskFunction
@@ -37,8 +38,10 @@ class Task(TaskDef):
         name: str,
         queue: str,
         idempotency_key: str | None,
+        *,
+        concurrency: int = 1,
     ) -> None:
-        super().__init__(fn, name, queue, idempotency_key)
+        super().__init__(fn, name, queue, idempotency_key, concurrency=concurrency)
         self.app = app
 
     def envelope(self, payload: Any, key: str | None = None) -> Envelope:
@@ -139,11 +142,17 @@ class App:
         name: str | None = None,
         queue: str = "default",
         idempotency_key: str | None = None,
+        concurrency: int = 1,
     ) -> Any:
-        """Register a task: ``@app.task`` or ``@app.task(queue=..., idempotency_key=...)``."""
+        """Register a task: ``@app.task`` or ``@app.task(queue=..., idempotency_key=...)``.
+
+        ``concurrency``: records of one invocation that may run at once (I/O-bound tasks:
+        Lambda bills the invocation's duration)."""
 
         def register(f: TaskFunction) -> Task:
-            task = Task(self, f, name or f.__name__, queue, idempotency_key)
+            task = Task(
+                self, f, name or f.__name__, queue, idempotency_key, concurrency=concurrency
+            )
             self.registry.add(task)
             return task
 
@@ -211,7 +220,18 @@ class App:
 
     @cached_property
     def handler(self) -> Handler:
-        return Handler(self.registry, self.codec, self.backend, self.settings, self.claim_check)
+        s = self.settings
+        policy = RetryPolicy(
+            base_seconds=s.retry_base_seconds,
+            max_seconds=s.retry_max_seconds,
+            outage_base_seconds=s.outage_retry_base_seconds,
+            outage_max_seconds=s.outage_retry_max_seconds,
+        )
+        return Handler(self.registry, self.codec, self.backend, s, self.claim_check, policy=policy)
+
+    def set_retry_policy(self, queue: str, policy: RetryPolicy) -> None:
+        """Backoff for the tasks of one queue (a task's own ``retry_policy`` wins)."""
+        self.handler.queue_policies[check_queue_name(queue)] = policy
 
     def lambda_handler(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """AWS Lambda entry point; the local runtime uses it too."""

@@ -18,14 +18,27 @@ from tayori.wire.envelope import Envelope
 from tayori.wire.sqs import check_queue_name
 
 TaskFunction = Callable[..., Any]
+MAX_RECORD_CONCURRENCY = 100
 
 
 class TaskDef:
     """A registered task function. Calling it runs the function here, without a queue."""
 
     def __init__(
-        self, fn: TaskFunction, name: str, queue: str, idempotency_key: str | None
+        self,
+        fn: TaskFunction,
+        name: str,
+        queue: str,
+        idempotency_key: str | None,
+        *,
+        concurrency: int = 1,
     ) -> None:
+        if not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_RECORD_CONCURRENCY:
+            raise ConfigError(
+                f"task {name!r}: concurrency must be 1-{MAX_RECORD_CONCURRENCY}, "
+                f"got {concurrency!r}"
+            )
+        self.concurrency = concurrency  # records of one invocation that may run at once
         self.fn = fn
         self.name = name
         self.queue = check_queue_name(queue)
