@@ -20,6 +20,7 @@ from tayori.backends import open_backend
 from tayori.backends.base import MAX_RETENTION_SECONDS, Backend, Queue, QueueSpec, RedrivePolicy
 from tayori.consumer import schedule
 from tayori.consumer.handler import Handler
+from tayori.consumer.retry import RetryPolicy
 from tayori.errors import ConfigError, InvalidParameterValue, QueueDoesNotExist
 from tayori.options import TaskOptions, canvas_refused, check_call_options
 from tayori.producer import Producer
@@ -46,8 +47,10 @@ class Task(TaskDef):
         queue: str,
         idempotency_key: str | None,
         options: TaskOptions | None = None,
+        *,
+        concurrency: int = 1,
     ) -> None:
-        super().__init__(fn, name, queue, idempotency_key, options)
+        super().__init__(fn, name, queue, idempotency_key, options, concurrency=concurrency)
         self.app = app
 
     def envelope(self, payload: Any, key: str | None = None) -> Envelope:
@@ -232,16 +235,20 @@ class App:
         name: str | None = None,
         queue: str = "default",
         idempotency_key: str | None = None,
+        concurrency: int = 1,
         **options: Any,
     ) -> Any:
         """Register a task: ``@app.task`` or ``@app.task(queue=..., idempotency_key=...)``,
         with Celery's options (``bind``, ``autoretry_for``, ``max_retries``,
-        ``retry_backoff``, ``time_limit``, ...); others are a ``ConfigError``."""
+        ``retry_backoff``, ``time_limit``, ...); others are a ``ConfigError``.
+
+        ``concurrency``: records of one invocation that may run at once (I/O-bound tasks:
+        Lambda bills the invocation's duration)."""
 
         def register(f: TaskFunction) -> Task:
             task_name = name or f.__name__
             opts = TaskOptions.from_celery(task_name, options)
-            task = Task(self, f, task_name, queue, idempotency_key, opts)
+            task = Task(self, f, task_name, queue, idempotency_key, opts, concurrency=concurrency)
             self.registry.add(task)
             return task
 
@@ -325,10 +332,23 @@ class App:
 
     @cached_property
     def handler(self) -> Handler:
-        handler = Handler(self.registry, self.codec, self.backend, self.settings, self.claim_check)
-        handler.schedule.clock = lambda: self.clock()
+        s = self.settings
+        policy = RetryPolicy(
+            base_seconds=s.retry_base_seconds,
+            max_seconds=s.retry_max_seconds,
+            outage_base_seconds=s.outage_retry_base_seconds,
+            outage_max_seconds=s.outage_retry_max_seconds,
+        )
+        handler = Handler(
+            self.registry, self.codec, self.backend, s, self.claim_check, policy=policy
+        )
+        handler.schedule.clock = lambda: self.clock()  # celery (issue 11): due times
         handler.schedule.hop_seconds = self.hop_seconds
         return handler
+
+    def set_retry_policy(self, queue: str, policy: RetryPolicy) -> None:
+        """Backoff for the tasks of one queue (a task's own ``retry_policy`` wins)."""
+        self.handler.queue_policies[check_queue_name(queue)] = policy
 
     def lambda_handler(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """AWS Lambda entry point; the local runtime uses it too."""

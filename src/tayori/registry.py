@@ -35,6 +35,7 @@ from tayori.wire.reasons import describe
 from tayori.wire.sqs import check_queue_name
 
 TaskFunction = Callable[..., Any]
+MAX_RECORD_CONCURRENCY = 100
 
 
 class TaskDef:
@@ -49,7 +50,15 @@ class TaskDef:
         queue: str,
         idempotency_key: str | None,
         options: TaskOptions | None = None,
+        *,
+        concurrency: int = 1,
     ) -> None:
+        if not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_RECORD_CONCURRENCY:
+            raise ConfigError(
+                f"task {name!r}: concurrency must be 1-{MAX_RECORD_CONCURRENCY}, "
+                f"got {concurrency!r}"
+            )
+        self.concurrency = concurrency  # records of one invocation that may run at once
         self.fn = fn
         self.name = name
         self.queue = check_queue_name(queue)

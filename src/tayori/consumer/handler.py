@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -25,8 +26,10 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 from tayori.backends.base import Backend
+from tayori.consumer.concurrent import RecordPool, batch_width
 from tayori.consumer.deadletter import DeadLetters
 from tayori.consumer.hooks import CounterHook, Counters, Hook, Hooks, RecordInfo
+from tayori.consumer.outage import OutageMonitor
 from tayori.consumer.queues import QueueDirectory
 from tayori.consumer.record import attributes_of, queue_name_of, receive_count_of, record_problem
 from tayori.consumer.retry import Outcome, RetryDecision, RetryPolicy, decide_retry
@@ -62,6 +65,9 @@ class Handler:
         self.backend = backend
         self.settings = settings
         self.policy = policy or RetryPolicy()
+        self.queue_policies: dict[str, RetryPolicy] = {}
+        self.outage = OutageMonitor()
+        self.records = RecordPool()
         self.counters = Counters()
         self.hooks = Hooks([CounterHook(self.counters), *(hooks or [])])
         self.queues = QueueDirectory(backend)
@@ -86,25 +92,38 @@ class Handler:
                 self._dead_letter_raw(raw, MalformedMessage(problem))
         if not good:
             return {"batchItemFailures": []}
+        invocation = _Invocation()
+        width = batch_width(self.registry, good)
+        if width > 1:
+            return self.records.run(
+                good, lambda record: self._record(record, context, invocation), width, context
+            )
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return process_partial_response(
             event={"Records": good},
-            record_handler=lambda record: self._record(record, context),
+            record_handler=lambda record: self._record(record, context, invocation),
             processor=processor,
             context=context,
         )
 
     # ------------------------------------------------------------------ one record
 
-    def _record(self, record: SQSRecord, context: Any) -> None:
+    def _record(self, record: SQSRecord, context: Any, invocation: _Invocation) -> None:
         raw = record.raw_event
         info = RecordInfo(raw["messageId"], queue_name_of(raw), receive_count_of(raw))
+        if invocation.outage is not None and not self._last_attempt(info):
+            # the same dependency would fail again: a failed invocation, not N failures
+            decision = self._outage_decision(invocation.outage, info)
+            self.outage.failed(decision)
+            self._retry(raw, info, decision)
+            raise RecordFailed(f"not run: {invocation.outage.reason}")
         try:
             attributes = attributes_of(raw)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             self._give_up(raw, info, {}, MalformedMessage(f"bad message attributes: {exc}"))
             return
         incoming: Incoming | None = None
+        task: TaskDef | None = None
         try:
             incoming = self.codec.decode(raw["body"], attributes)
             task = self.registry.get(incoming.envelope.task)
@@ -121,13 +140,20 @@ class Handler:
             return
         except Exception as exc:
             decision = decide_retry(
-                exc, info.receive_count, self.queues.max_receive_count(info.queue), self.policy
+                exc,
+                info.receive_count,
+                self.queues.max_receive_count(info.queue),
+                self.policy_for(info.queue, task),
             )
             if decision.outcome is Outcome.DEAD_LETTER:
                 self._give_up(raw, info, attributes, exc, decision)
                 return
+            if decision.infrastructure:
+                invocation.outage = decision
+                self.outage.failed(decision)
             self._retry(raw, info, decision)
             raise RecordFailed(f"{decision.error_type}: {decision.reason}") from None
+        self.outage.succeeded()
         self.hooks.emit("succeeded", info)
         try:
             self.codec.release(incoming)
@@ -159,6 +185,24 @@ class Handler:
             key_prefix=f"{self.registry.name}.{task.name}",
         )
         guarded(data={"k": key})
+
+    def policy_for(self, queue: str, task: TaskDef | None = None) -> RetryPolicy:
+        """The task's policy (``retry_policy`` attribute), else its queue's
+        (``App.set_retry_policy``), else the default."""
+        own = getattr(task, "retry_policy", None)
+        if isinstance(own, RetryPolicy):
+            return own
+        return self.queue_policies.get(queue, self.policy)
+
+    def _last_attempt(self, info: RecordInfo) -> bool:
+        limit = self.queues.max_receive_count(info.queue)
+        return limit is not None and info.receive_count >= limit
+
+    def _outage_decision(self, first: RetryDecision, info: RecordInfo) -> RetryDecision:
+        delay = self.policy_for(info.queue).outage_backoff(info.receive_count)
+        return RetryDecision(
+            Outcome.RETRY, first.reason, first.error_type, delay, infrastructure=True
+        )
 
     def _duplicate(self, info: RecordInfo, response: Any) -> Any:
         self.hooks.emit("duplicate", info)
@@ -220,6 +264,13 @@ class Handler:
             with self._lock:
                 layer = self._layers.setdefault(task_name, self.backend.persistence_layer())
         return layer
+
+
+@dataclass(slots=True)
+class _Invocation:
+    """State of one invocation: the first infrastructure failure, if any."""
+
+    outage: RetryDecision | None = None
 
 
 def _call(task: TaskDef, envelope: Envelope) -> Any:

@@ -135,6 +135,23 @@ class _Group:
         self.queue = queue
         self.size = 0
         self.lock = threading.Lock()
+        self.failing_since: float | None = None  # receives failing: log once, not per poll
+
+    def receive_failed(self, exc: Exception) -> None:
+        with self.lock:
+            if self.failing_since is not None:
+                return
+            self.failing_since = time.monotonic()
+        log.warning("receive from %s failing (%s); pollers back off", self.queue.name, exc)
+
+    def receive_worked(self) -> None:
+        if self.failing_since is None:
+            return
+        with self.lock:
+            since, self.failing_since = self.failing_since, None
+        if since is not None:
+            took = time.monotonic() - since
+            log.warning("receive from %s works again after %.0f s", self.queue.name, took)
 
 
 class LocalRuntime:
@@ -255,7 +272,7 @@ class LocalRuntime:
     def _poll(self, group: _Group) -> None:
         try:
             while not self._stopping.is_set():
-                batch = self._gather(group.queue)
+                batch = self._gather(group)
                 if batch:
                     self._last_work = time.monotonic()
                 if not batch:
@@ -283,16 +300,17 @@ class LocalRuntime:
         with group.lock:
             group.size -= 1
 
-    def _gather(self, queue: Queue) -> list[QueueMessage]:
-        size = self.config.batch_size
+    def _gather(self, group: _Group) -> list[QueueMessage]:
+        queue, size = group.queue, self.config.batch_size
         try:
             batch = queue.receive(
                 min(MAX_BATCH_ENTRIES, size), wait_seconds=self.config.poll_wait_seconds
             )
         except QueueError as exc:
-            log.warning("receive from %s failed: %s; backing off", queue.name, exc)
+            group.receive_failed(exc)
             self._stopping.wait(1.0)
             return []
+        group.receive_worked()
         if not batch or (len(batch) >= size) or self.config.batching_window <= 0:
             return batch
         window_end = time.monotonic() + self.config.batching_window

@@ -13,6 +13,7 @@ from typing import Any
 
 from tayori.errors import ConfigError
 from tayori.loader import load_object
+from tayori.runtime.counters import publishing
 from tayori.runtime.local import RuntimeConfig
 
 log = logging.getLogger("tayori.worker")
@@ -38,8 +39,9 @@ def run_in_this_process(app: Any, config: RuntimeConfig, stop: threading.Event) 
     """Poll until ``stop`` is set, then stop gracefully; return the run's stats."""
     runtime = app.runtime(config)
     runtime.start()
-    stop.wait()
-    return runtime.stop().as_dict()
+    with publishing(app, runtime):  # live counters for the dashboard
+        stop.wait()
+        return runtime.stop().as_dict()
 
 
 def _child(ref: str, config: dict[str, Any], results: Any) -> None:

@@ -30,6 +30,7 @@ class CeleryTaskDef:
     """One Celery task as the handler sees a task: ``name``, ``key_for``, ``run``."""
 
     idempotency_key = None
+    concurrency = 1  # records of one invocation run one after another
 
     def __init__(self, task: CeleryTask, time_limit: float | None = None) -> None:
         self.task = task
@@ -136,6 +137,9 @@ class CeleryRegistry:
     @property
     def tasks(self) -> dict[str, Any]:
         return {n: t for n, t in self.app.tasks.items() if not n.startswith("celery.")}
+
+    def __iter__(self) -> Any:
+        return iter(list(self._defs.values()))
 
 
 def _hard_limit(envelope: Envelope) -> float | None:
