@@ -9,6 +9,7 @@ task never see each other's request.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,17 +37,23 @@ DIRECT = Request()
 
 
 class RequestStack(threading.local):
-    """The requests of one task, per thread (nested calls push and pop)."""
+    """The requests of one task, per thread (nested calls push and pop). A request is
+    built only when the task reads ``self.request`` (most never do)."""
 
     def __init__(self) -> None:
-        self.stack: list[Request] = []
+        self.stack: list[list[Any]] = []  # [build, built request or None]
 
-    def push(self, request: Request) -> None:
-        self.stack.append(request)
+    def push(self, build: Callable[[], Request]) -> None:
+        self.stack.append([build, None])
 
     def pop(self) -> None:
         self.stack.pop()
 
     @property
     def top(self) -> Request:
-        return self.stack[-1] if self.stack else DIRECT
+        if not self.stack:
+            return DIRECT
+        entry = self.stack[-1]
+        if entry[1] is None:
+            entry[1] = entry[0]()
+        return entry[1]

@@ -97,20 +97,22 @@ class TaskDef:
         kwargs = (envelope.kwargs or {}) if envelope.is_call else {}
         if envelope.is_call:
             self._fits(args, kwargs)
-        delivery = envelope.delivery or {}
-        request = Request(
-            id=envelope.key,
-            task=self.name,
-            args=tuple(args),
-            kwargs=dict(kwargs),
-            retries=envelope.retries,
-            eta=envelope.eta,
-            expires=envelope.expires,
-            headers=dict(envelope.headers or {}),
-            delivery_info=dict(delivery.get("delivery_info") or {}),
-            called_directly=False,
-            hostname=delivery.get("hostname"),
-        )
+
+        def request() -> Request:
+            delivery = envelope.delivery or {}
+            return Request(
+                id=envelope.key,
+                task=self.name,
+                args=tuple(args),
+                kwargs=dict(kwargs),
+                retries=envelope.retries,
+                eta=envelope.eta,
+                expires=envelope.expires,
+                headers=dict(envelope.headers or {}),
+                delivery_info=dict(delivery.get("delivery_info") or {}),
+                called_directly=False,
+                hostname=delivery.get("hostname"),
+            )
 
         def attempt() -> Any:
             self._requests.push(request)

@@ -113,6 +113,8 @@ class Scheduler:
         """The envelope to run now (with this delivery's info), or None when this record
         is finished without running: expired (dropped) or not yet due (sent on)."""
         envelope = incoming.envelope
+        if envelope.expires is None and envelope.eta is None:  # most messages: nothing to do
+            return dataclasses.replace(envelope, delivery=_delivery(info))
         now = self.now()
         expires = envelope.expires_at
         if expires is not None and now >= expires:
