@@ -154,3 +154,25 @@ class MissingBlob(BadMessage):
 
 class MissingIdempotencyKey(BadMessage):
     """The task's idempotency JMESPath found nothing in the payload."""
+
+
+# --------------------------------------------------------------------------- deploy / setup
+
+
+class PackageError(TayoriError):
+    """The Lambda package could not be built, verified, or is over Lambda's limits."""
+
+
+class HandlerNotLoadable(ConfigError):
+    """A handler string the Lambda runtime cannot load (it imports up to the LAST dot)."""
+
+
+class ResourcesMissing(ConfigError):
+    """The backend's bucket, tables or queues do not exist or cannot be reached.
+
+    ``missing`` names each one; the message names ``tayori setup`` as the fix.
+    """
+
+    def __init__(self, message: str, *, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
