@@ -34,7 +34,8 @@ def _human(n: int) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `tayori package` and `tayori template` to the `tayori` app."""
+    """Add `tayori package`, `tayori template` and `tayori lambda-local` to the `tayori` app."""
+    register_lambda_local(app)
 
     @app.command("package")
     def package_command(
@@ -208,3 +209,70 @@ def register(app: typer.Typer) -> None:
                 f"wrote {output}: queues {', '.join(opts.queues)}, visibility timeout "
                 f"{opts.queue_visibility_timeout}s, maxReceiveCount {opts.max_receive_count}"
             )
+
+
+def register_lambda_local(app: typer.Typer) -> None:
+    """Add `tayori lambda-local`: a packaged zip under the real awslambdaric, fed from the
+    configured queues by the local event-source-mapping emulator."""
+
+    @app.command("lambda-local")
+    def lambda_local(
+        artifact: str = typer.Argument("dist/lambda.zip", help="the zip (or its unzipped dir)"),
+        python: str = typer.Option(
+            ..., "--python", metavar="PATH", help="a Python with boto3 + awslambdaric"
+        ),
+        handler: str = typer.Option("tayori_handler.handler", "--handler"),
+        queue: list[str] = typer.Option(..., "--queue", "-q", help="queue to poll (repeat)"),
+        concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=64),
+        batch_size: int = typer.Option(10, "--batch-size", "-b", min=1, max=10_000),
+        function_timeout: float = typer.Option(60.0, "--function-timeout", min=1, max=900),
+        log: str | None = typer.Option(None, "--log", metavar="FILE", help="the function's output"),
+    ) -> None:
+        """Run a Lambda zip locally as Lambda does (awslambdaric) on an SQS-like trigger."""
+        import signal
+        import threading
+
+        from tayori.app import App
+        from tayori.cli.core import one_line_errors
+        from tayori.deploy.lambda_local import LocalFunction
+        from tayori.runtime.local import LocalRuntime, RuntimeConfig
+
+        with one_line_errors():
+            trigger = App("lambda-local")  # the queues only; the tasks are in the zip
+            trigger.backend.check_resources(queues=queue)
+            config = RuntimeConfig(
+                concurrency=concurrency,
+                batch_size=batch_size,
+                function_timeout=function_timeout,
+                queues=tuple(queue),
+            )
+            out = open(log, "ab") if log else None  # noqa: SIM115 (closed below)
+            function = LocalFunction(
+                artifact,
+                handler,
+                python,
+                concurrency=concurrency,
+                timeout=function_timeout,
+                region=getattr(trigger.backend, "region", "us-east-1"),
+                log=out,
+            )
+            try:
+                function.wait_ready()
+                stop = threading.Event()
+                signal.signal(signal.SIGTERM, lambda *_: stop.set())
+                signal.signal(signal.SIGINT, lambda *_: stop.set())
+                runtime = LocalRuntime(trigger, config, handler=function)
+                runtime.start()
+                print(
+                    f"tayori lambda-local: {handler} x {concurrency} under awslambdaric, "
+                    f"polling {', '.join(queue)}; Ctrl-C stops",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                stop.wait()
+                stats = runtime.stop().as_dict()
+            finally:
+                function.close()
+                if out is not None:
+                    out.close()
+            print(f"tayori lambda-local stopped: {json.dumps(stats)}", file=sys.stderr)
