@@ -213,14 +213,31 @@ def register(app: typer.Typer) -> None:
             None, "--app", envvar="TAYORI_APP", help=APP_OPTION_HELP
         ),
         as_json: bool = typer.Option(False, "--json"),
+        wait: float = typer.Option(
+            0, "--wait", min=0, max=86_400, metavar="S", help="wait up to S seconds to drain"
+        ),
     ) -> None:
-        """Per queue: visible, in flight, delayed, DLQ depth; broadcasts' sent/failed/suppressed."""
+        """Per queue: visible, in flight, delayed, DLQ depth; broadcasts' sent/failed/suppressed.
+
+        ``--wait S`` first waits (up to S seconds) until no queue holds a message and no
+        broadcast is pending; exit 1 if that did not happen (or a DLQ is not empty)."""
+        import time
+
         with one_line_errors():
             backend = _backend(app_ref)
-            queues = _queue_rows(backend) if backend is not None else []
-            broadcasts = _broadcast_rows(backend) if backend is not None else []
+            deadline = time.monotonic() + wait
+            while True:
+                queues = _queue_rows(backend) if backend is not None else []
+                broadcasts = _broadcast_rows(backend) if backend is not None else []
+                busy = _busy(queues, broadcasts)
+                if not busy or time.monotonic() >= deadline:
+                    break
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
             data = {"queues": queues, "broadcasts": broadcasts}
             emit(data, as_json, lambda: _print_status(data))
+            if wait and busy:
+                typer.echo(f"tayori: not drained after {wait:g}s", err=True)
+                raise typer.Exit(1)
             if any(q["dlq_depth"] for q in queues):
                 raise typer.Exit(1)
 
@@ -328,6 +345,12 @@ def _queue_rows(backend: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _busy(queues: list[dict[str, Any]], broadcasts: list[dict[str, Any]]) -> bool:
+    """Anything left to do: a message in a queue or a broadcast recipient pending."""
+    waiting = any(q["visible"] or q["in_flight"] or q["delayed"] for q in queues)
+    return waiting or any(b.get("pending") for b in broadcasts)
 
 
 def check_resources(app: Any, queues: list[str], ref: str) -> None:
