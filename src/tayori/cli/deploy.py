@@ -128,7 +128,9 @@ def register(app: typer.Typer) -> None:
     def template_command(
         app_name: str = typer.Option("tayori", "--app", help="app name (description only)"),
         handler: str = typer.Option(
-            "app.app.lambda_handler", "--handler", help="e.g. myapp.tasks.app.lambda_handler"
+            "tayori_handler.handler",
+            "--handler",
+            help="module:app, or the handler `tayori package` printed",
         ),
         queue: list[str] = typer.Option(
             [], "--queue", "-q", help="task queue name (repeat; default: default)"
