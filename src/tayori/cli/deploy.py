@@ -229,6 +229,7 @@ def register_lambda_local(app: typer.Typer) -> None:
         batch_size: int = typer.Option(10, "--batch-size", "-b", min=1, max=10_000),
         function_timeout: float = typer.Option(60.0, "--function-timeout", min=1, max=900),
         log: str | None = typer.Option(None, "--log", metavar="FILE", help="the function's output"),
+        as_json: bool = typer.Option(False, "--json", help="print run stats as JSON on exit"),
     ) -> None:
         """Run a Lambda zip locally as Lambda does (awslambdaric) on an SQS-like trigger."""
         import signal
@@ -277,4 +278,7 @@ def register_lambda_local(app: typer.Typer) -> None:
                 function.close()
                 if out is not None:
                     out.close()
-            print(f"tayori lambda-local stopped: {json.dumps(stats)}", file=sys.stderr)
+            if as_json:
+                print(json.dumps(stats))
+            else:
+                print(f"tayori lambda-local stopped: {json.dumps(stats)}", file=sys.stderr)

@@ -199,12 +199,8 @@ class AwsBackend:
         return persistence_layer(self.client("dynamodb"), self.idempotency_table)
 
     def create_resources(self, queues: dict[str, QueueSpec] | None = None) -> None:
-        """Create the bucket and idempotency table (moto, tests, first-time setups)."""
-        from tayori.backends.aws.dynamodb import create_idempotency_table
-        from tayori.backends.aws.s3 import create_bucket
-
-        create_bucket(self.client("s3"), self.default_bucket, self.region)
-        create_idempotency_table(self.client("dynamodb"), self.idempotency_table)
+        """Create the bucket and tables (as ``tayori setup``) and ``queues`` (tests)."""
+        self.setup_resources()
         for name, spec in (queues or {}).items():
             self.create_queue(name, spec)
 
