@@ -167,6 +167,11 @@ class HandlerNotLoadable(ConfigError):
     """A handler string the Lambda runtime cannot load (it imports up to the LAST dot)."""
 
 
+class FunctionError(TayoriError):
+    """A local Lambda function (``tayori lambda-local``) reported an error or gave no
+    answer: the whole batch is retried, as on Lambda."""
+
+
 class ResourcesMissing(ConfigError):
     """The backend's bucket, tables or queues do not exist or cannot be reached.
 

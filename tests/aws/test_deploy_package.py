@@ -22,7 +22,7 @@ from tayori.cli import app as cli
 from tayori.deploy import appfiles
 from tayori.deploy.package import PackageError, PackageResult, build_package, check_limits
 from tayori.deploy.verify import ENTRY_HANDLER, plan_handler, verify_import
-from tayori.errors import HandlerNotLoadable
+from tayori.errors import ConfigError, HandlerNotLoadable
 
 PY = "3.12"
 
@@ -209,3 +209,9 @@ def test_cli_package_offline_json_and_one_line_errors(tmp_path: Path) -> None:
     failed = runner.invoke(cli, [*base, "-r", str(root / "bad.txt"), *offline, *verify])
     assert failed.exit_code == 1
     assert failed.stderr.startswith("tayori package: pip could not resolve")
+
+
+def test_in_git_an_untracked_package_is_refused_with_the_fix(shop: Path) -> None:
+    subprocess.run(["git", "-C", str(shop), "init", "-q"], check=True)
+    with pytest.raises(ConfigError, match=r"git tracks no file under 'shop': git add it"):
+        appfiles.select(shop, ["shop"], exclude=shop / "x.zip")

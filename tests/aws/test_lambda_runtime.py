@@ -161,3 +161,22 @@ def test_awslambdaric_cannot_load_an_app_attribute_path(
     [error] = api.init_errors
     assert error["errorType"] == "Runtime.ImportModuleError"
     assert "'shop.tasks' is not a package" in error["errorMessage"], error
+
+
+def test_lambda_local_refuses_a_handler_the_runtime_cannot_load(
+    packaged: tuple[PackageResult, Path], runtime_python: Path, moto_url: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from tayori.cli import app as cli
+
+    producer(moto_url)[0].queue("orders")  # the queue exists
+    _, task_root = packaged
+    args = ["lambda-local", str(task_root), "--python", str(runtime_python), "-q", "orders"]
+    env = lambda_env(moto_url)
+    result = CliRunner().invoke(cli, [*args, "--handler", "shop.tasks.app.lambda_handler"], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert "the function did not start: Runtime.ImportModuleError" in result.stderr
+    missing = CliRunner().invoke(cli, [*args[:-1], "nope"], env=env)
+    assert missing.exit_code == 2 and "queue 'nope'" in missing.stderr

@@ -44,6 +44,12 @@ def select(source: Path, paths: Sequence[str], exclude: Path) -> tuple[list[str]
     else:
         files = [f for f in tracked if (source / f).is_file()]
         untracked = sorted(f for f in (_git(source, paths, "--others", "--exclude-standard") or []))
+    for p in paths:
+        inside = [f for f in files if f == p or f.startswith(f"{p.rstrip('/')}/")]
+        if not inside and tracked is not None:
+            raise ConfigError(
+                f"git tracks no file under {p!r}: git add it (only tracked files are packaged)"
+            )
     excluded = exclude.resolve()
     keep = sorted(
         {f for f in files if wanted(PurePosixPath(f)) and (source / f).resolve() != excluded}

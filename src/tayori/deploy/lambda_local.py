@@ -22,14 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tayori.errors import ConfigError, TayoriError
+from tayori.errors import ConfigError, FunctionError
 
 PREFIX = "/2018-06-01/runtime"
 ARN = "arn:aws:lambda:{region}:000000000000:function:{name}"
-
-
-class FunctionError(TayoriError):
-    """The function reported an error (the whole batch is retried, as on Lambda)."""
 
 
 class RuntimeAPI:
