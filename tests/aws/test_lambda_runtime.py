@@ -11,7 +11,12 @@ from typing import Any
 
 import boto3
 import pytest
-from tests.fixtures.lambda_runtime import awslambdaric, make_runtime_venv, python312
+from tests.fixtures.lambda_runtime import (
+    awslambdaric,
+    make_runtime_venv,
+    python312,
+    write_shop,
+)
 from tests.fixtures.moto import FAKE_ENV
 
 import tayori
@@ -21,33 +26,6 @@ from tayori.settings import Settings
 
 REGION = "us-east-1"
 BUCKET = "shop-blobs"
-TASKS = '''\
-"""The shop's tasks: each run leaves ran/<order_id> in the bucket, so a test sees it."""
-import json
-
-import tayori
-
-app = tayori.App("shop")
-
-
-@app.task(queue="orders", idempotency_key="order_id")
-def record(payload: dict) -> None:
-    if payload.get("fail"):
-        raise RuntimeError("asked to fail")
-    s3 = app.backend.client("s3")
-    s3.put_object(
-        Bucket=app.settings.bucket,
-        Key=f"ran/{payload['order_id']}",
-        Body=json.dumps({"size": len(json.dumps(payload))}).encode(),
-    )
-'''
-
-
-def write_shop(root: Path) -> Path:
-    (root / "shop").mkdir(parents=True)
-    (root / "shop" / "__init__.py").write_text("")
-    (root / "shop" / "tasks.py").write_text(TASKS)
-    return root
 
 
 @pytest.fixture(scope="module")

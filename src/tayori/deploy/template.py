@@ -27,7 +27,7 @@ from tayori.errors import ConfigError, QueueNameInvalid
 from tayori.mail.store_dynamodb import LIST_INDEX as MAIL_LIST_INDEX
 from tayori.mail.store_dynamodb import mail_table_name
 
-RUNTIMES = ("3.11", "3.12", "3.13")
+RUNTIMES = ("3.12", "3.13")  # the Python versions `tayori package` builds for
 _LOGICAL = re.compile(r"[^A-Za-z0-9]")
 
 
