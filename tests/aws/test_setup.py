@@ -112,7 +112,9 @@ def test_setup_takes_the_apps_queues(moto_url: str, tmp_path: Path, monkeypatch:
     )
 
 
-def test_worker_stops_at_start_naming_what_is_missing(moto_url: str) -> None:
+def test_worker_stops_at_start_naming_what_is_missing(
+    moto_url: str, tmp_path: Path, monkeypatch: Any
+) -> None:
     result = runner.invoke(
         cli, ["worker", "--app", "tayori.mail.default:app"], env=aws_env(moto_url)
     )
@@ -127,6 +129,14 @@ def test_worker_stops_at_start_naming_what_is_missing(moto_url: str) -> None:
     ):
         assert name in line
     assert "`tayori setup --app tayori.mail.default:app`" in line
+    # the producer side too: `tayori send` stops before anything is half-sent
+    (tmp_path / "to.csv").write_text("email\na@example.com\n")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "hi.txt").write_text("Hi\n")
+    monkeypatch.chdir(tmp_path)
+    send = runner.invoke(cli, ["send", "-t", "hi", "-r", "to.csv"], env=aws_env(moto_url))
+    assert send.exit_code == 2 and send.stderr.count("\n") == 1, send.output
+    assert "bucket 'shop-blobs'" in send.stderr and "tayori setup --app" in send.stderr
 
     settings = Settings(
         url=f"aws://?region={REGION}",
