@@ -20,7 +20,7 @@ from tayori.mail.provider import SimulatedProvider
 from tayori.mail.templates import Templates
 from tayori.runtime.chaos import ChaosConfig, ChaosHandler
 from tayori.runtime.esm import recommended_visibility_timeout
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.runtime.local import RuntimeConfig
 from tayori.settings import Settings
 
 TEMPLATES = {
@@ -98,8 +98,7 @@ def run_demo(
                 handler, ChaosConfig(duplicate_rate=0.1, kills=1, seed=seed)
             )
             handler = chaos_handler
-        runtime = LocalRuntime(
-            app,
+        runtime = app.runtime(
             RuntimeConfig(
                 concurrency=concurrency, batch_size=10, function_timeout=function_timeout
             ),

@@ -92,7 +92,7 @@ def test_real_app_with_tayori_is_reproducible_and_holds_only_what_it_needs(
     assert {i.external_attr >> 16 for i in infos} <= {0o100644, 0o100755}
     assert "from shop.tasks import app" in entry
     assert {"shop/__init__.py", "shop/tasks.py", "templates/welcome.txt"} <= set(names)
-    assert {"tayori/__init__.py", "tayori/backends/aws/sqs.py", "tayori/handler.py"} <= set(names)
+    assert {"tayori/__init__.py", "tayori/backends/aws/sqs.py", "tayori/app.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".log", ".zip"))]
     tops = _tops(names)
     assert not tops & {"worker.log", "events.jsonl", "template.json", ".tayori", "dist", "bin"}

@@ -17,7 +17,7 @@ import tayori
 from tayori.mail import Mailer, MemoryTransport, Templates
 from tayori.mail.store import FAILED, SENT, SUPPRESSED, MailStore, SqliteMailStore
 from tayori.mail.store_dynamodb import DynamoDBMailStore, create_mail_table, mail_table_name
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.runtime.local import RuntimeConfig
 
 STORES = ["sqlite", "dynamodb"]
 
@@ -177,7 +177,7 @@ def test_mailer_on_aws_broadcasts_through_the_local_runtime(moto_url: str) -> No
     members = [f"m{i}@example.com" for i in range(30)]
     try:
         bid = mailer.broadcast("hi", [*members, "not an address"], broadcast_id="aws-1")
-        LocalRuntime(app, RuntimeConfig(concurrency=4, poll_wait_seconds=0)).run_until_idle(
+        app.runtime(RuntimeConfig(concurrency=4, poll_wait_seconds=0)).run_until_idle(
             timeout=120
         )
         got = mailer.status(bid)

@@ -235,14 +235,16 @@ def register_lambda_local(app: typer.Typer) -> None:
         import signal
         import threading
 
-        from tayori.app import App
+        from tayori.backends import open_backend
         from tayori.cli.core import one_line_errors
         from tayori.deploy.lambda_local import LocalFunction
-        from tayori.runtime.local import LocalRuntime, RuntimeConfig
+        from tayori.runtime.local import LocalRuntime, RuntimeConfig, Source
+        from tayori.settings import Settings
 
         with one_line_errors():
-            trigger = App("lambda-local")  # the queues only; the tasks are in the zip
-            trigger.backend.check_resources(queues=queue)
+            backend = open_backend(Settings())  # the trigger's queues; the tasks are in the zip
+            backend.check_resources(queues=queue)
+            region = getattr(backend, "region", "us-east-1")
             config = RuntimeConfig(
                 concurrency=concurrency,
                 batch_size=batch_size,
@@ -256,7 +258,7 @@ def register_lambda_local(app: typer.Typer) -> None:
                 python,
                 concurrency=concurrency,
                 timeout=function_timeout,
-                region=getattr(trigger.backend, "region", "us-east-1"),
+                region=region,
                 log=out,
             )
             try:
@@ -264,7 +266,9 @@ def register_lambda_local(app: typer.Typer) -> None:
                 stop = threading.Event()
                 signal.signal(signal.SIGTERM, lambda *_: stop.set())
                 signal.signal(signal.SIGINT, lambda *_: stop.set())
-                runtime = LocalRuntime(trigger, config, handler=function)
+                queues = tuple(backend.get_queue(name) for name in queue)
+                source = Source(queues, function, function_name="tayori-local", region=region)
+                runtime = LocalRuntime(source, config)
                 runtime.start()
                 print(
                     f"tayori lambda-local: {handler} x {concurrency} under awslambdaric, "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import multiprocessing as mp
 import os
@@ -13,24 +12,18 @@ from dataclasses import asdict
 from typing import Any
 
 from tayori.errors import ConfigError
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.loader import load_object
+from tayori.runtime.counters import publishing
+from tayori.runtime.local import RuntimeConfig
 
 log = logging.getLogger("tayori.worker")
 
 
 def load_app(ref: str) -> Any:
-    """``package.module:attribute`` -> the App object."""
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
+    """``package.module:attribute`` -> the App object (or a Mailer's app)."""
+    if ":" not in str(ref):
         raise ConfigError(f"--app must look like package.module:app, got {ref!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name!r}: {exc}") from None
-    try:
-        obj = getattr(module, attr)
-    except AttributeError:
-        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}") from None
+    obj = load_object(ref)
     if hasattr(obj, "app") and not hasattr(obj, "tasks"):
         obj = obj.app  # a Mailer or similar wrapper
     if not hasattr(obj, "tasks"):
@@ -40,10 +33,11 @@ def load_app(ref: str) -> Any:
 
 def run_in_this_process(app: Any, config: RuntimeConfig, stop: threading.Event) -> dict[str, Any]:
     """Poll until ``stop`` is set, then stop gracefully; return the run's stats."""
-    runtime = LocalRuntime(app, config)
+    runtime = app.runtime(config)
     runtime.start()
-    stop.wait()
-    return runtime.stop().as_dict()
+    with publishing(app, runtime):  # live counters for the dashboard
+        stop.wait()
+        return runtime.stop().as_dict()
 
 
 def _child(ref: str, config: dict[str, Any], results: Any) -> None:
