@@ -149,7 +149,7 @@ def test_worker_stops_at_start_naming_what_is_missing(
         backend.check_resources(queues=["mail"])
     assert err.value.missing == ["bucket 'shop-blobs'", "table 'shop-idempotency'", "queue 'mail'"]
     assert setup(moto_url, "--app", "tayori.mail.default:app").exit_code == 0
-    backend.check_resources(tables=[backend.mail_table], queues=["mail"])  # all there now
+    backend.check_resources(tables=["shop-mail"], queues=["mail"])  # all there now
 
 
 def test_unreachable_endpoint_is_one_line(tmp_path: Path) -> None:

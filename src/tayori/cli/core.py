@@ -380,7 +380,7 @@ def _mail_tables(app: Any) -> list[str]:
 
 
 def _broadcast_rows(backend: Any) -> list[dict[str, Any]]:
-    if hasattr(backend, "mail_table"):
+    if hasattr(backend, "idempotency_table"):  # AWS: the DynamoDB mail table
         return _aws_broadcast_rows(backend)
     directory = getattr(backend, "directory", None)
     if directory is None or not (directory / "mail.db").exists():
@@ -398,12 +398,12 @@ def _aws_broadcast_rows(backend: Any) -> list[dict[str, Any]]:
     """Broadcasts from the DynamoDB mail table; none when the table does not exist
     (status only reads: it never creates the table)."""
     from tayori.backends.aws.resources import table_exists
-    from tayori.mail.store_dynamodb import DynamoDBMailStore
+    from tayori.mail.store_dynamodb import DynamoDBMailStore, mail_table_name
 
-    client = backend.client("dynamodb")
-    if not table_exists(client, backend.mail_table):
+    client, table = backend.client("dynamodb"), mail_table_name(backend.idempotency_table)
+    if not table_exists(client, table):
         return []
-    return [b.to_dict() for b in DynamoDBMailStore(client, backend.mail_table).broadcasts()]
+    return [b.to_dict() for b in DynamoDBMailStore(client, table).broadcasts()]
 
 
 def _print_summary(data: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from tayori.backends.aws.resources import CREATED, EXISTS, WOULD_CREATE, Step
 from tayori.backends.base import MAX_RETENTION_SECONDS, QueueSpec, RedrivePolicy
-from tayori.errors import ConfigError, QueueDoesNotExist
+from tayori.errors import ConfigError, QueueDoesNotExist, ResourcesMissing
 from tayori.runtime.esm import recommended_visibility_timeout
 from tayori.settings import Settings
 
@@ -86,6 +86,7 @@ def run_setup(
     else:
         backend = backend_factory()
         steps += backend.setup_resources(dry_run=dry_run)
+        steps.append(_mail_table(backend, settings, dry_run=dry_run))
     for kind, name, spec in specs:
         try:
             backend.get_queue(name)
@@ -96,6 +97,23 @@ def run_setup(
             backend.create_queue(name, spec)  # an existing queue takes these attributes
         steps.append(Step(kind, name, action, _detail(spec)))
     return steps
+
+
+def _mail_table(backend: Any, settings: Settings, *, dry_run: bool) -> Step:
+    """The mail store's table (broadcasts, outcomes, suppression, rate-limit buckets)."""
+    from tayori.backends.aws.resources import ensure_table
+    from tayori.mail.store_dynamodb import create_mail_table, mail_table_name
+
+    name = mail_table_name(settings.idempotency_table)
+    detail = "broadcasts, outcomes, suppression list, rate-limit buckets"
+    try:
+        return ensure_table(
+            backend.client("dynamodb"), name, create_mail_table, detail, dry_run=dry_run
+        )
+    except Exception as exc:
+        if type(exc).__module__.startswith(("botocore", "boto3", "urllib3")):
+            raise ResourcesMissing(f"cannot set up table {name!r}: {exc}", missing=[]) from None
+        raise
 
 
 def _detail(spec: QueueSpec) -> str:

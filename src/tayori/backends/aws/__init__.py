@@ -204,16 +204,9 @@ class AwsBackend:
         for name, spec in (queues or {}).items():
             self.create_queue(name, spec)
 
-    @property
-    def mail_table(self) -> str:
-        """The mail store's table beside the idempotency table (``X-idempotency`` -> ``X-mail``)."""
-        from tayori.mail.store_dynamodb import mail_table_name
-
-        return mail_table_name(self.idempotency_table)
-
     def setup_resources(self, *, dry_run: bool = False) -> list[Step]:
-        """Create (or bring up to date) the claim-check bucket, the idempotency table and
-        the mail table; ``dry_run`` only looks. Queues: see :func:`tayori.deploy.setup`."""
+        """Create (or bring up to date) the claim-check bucket and the idempotency table;
+        ``dry_run`` only looks. Queues and the mail table: :mod:`tayori.deploy.setup`."""
         from tayori.backends.aws import resources as res
 
         s3, ddb = self.client("s3"), self.client("dynamodb")
@@ -221,7 +214,6 @@ class AwsBackend:
             return [
                 res.ensure_bucket(s3, self.default_bucket, self.region, dry_run=dry_run),
                 res.ensure_idempotency_table(ddb, self.idempotency_table, dry_run=dry_run),
-                res.ensure_mail_table(ddb, self.mail_table, dry_run=dry_run),
             ]
         except Exception as exc:
             raise _unreachable(exc, "set up the AWS resources") from None

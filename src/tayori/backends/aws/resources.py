@@ -8,7 +8,7 @@ and stops with one line naming what is missing and ``tayori setup`` as the fix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -104,14 +104,14 @@ def ensure_idempotency_table(dynamodb: Any, table: str, *, dry_run: bool) -> Ste
     return Step("table", table, EXISTS if exists else CREATED, detail)
 
 
-def ensure_mail_table(dynamodb: Any, table: str, *, dry_run: bool) -> Step:
-    from tayori.mail.store_dynamodb import create_mail_table
-
+def ensure_table(
+    dynamodb: Any, table: str, create: Callable[[Any, str], None], detail: str, *, dry_run: bool
+) -> Step:
+    """Any other table (the mail store's): ``create(client, name)`` keeps an existing one."""
     exists = table_exists(dynamodb, table)
-    detail = "broadcasts, outcomes, suppression list, rate-limit buckets"
     if dry_run:
         return Step("table", table, EXISTS if exists else WOULD_CREATE, detail)
-    create_mail_table(dynamodb, table)
+    create(dynamodb, table)
     return Step("table", table, EXISTS if exists else CREATED, detail)
 
 
