@@ -254,3 +254,15 @@ class ResourcesMissing(ConfigError):
     def __init__(self, message: str, *, missing: list[str]) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+# --------------------------------------------------------------------------- testing
+
+
+class TaskFailed(TayoriError):
+    """A task run by ``tayori.testing.drain(fail_fast=True)`` or in eager mode raised
+    ``error`` (the original exception, kept for the test to inspect)."""
+
+    def __init__(self, task: str, error: BaseException) -> None:
+        super().__init__(f"task {task!r} failed: {type(error).__name__}: {error}")
+        self.task, self.error = task, error
