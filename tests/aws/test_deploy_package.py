@@ -155,6 +155,9 @@ def test_handler_forms(tmp_path: Path) -> None:
     assert verify_import(root, "shop.tasks.lambda_handler", py) >= 0
     with pytest.raises(HandlerNotLoadable, match=r"use --handler shop\.tasks:app$"):
         verify_import(root, "shop.tasks.app.lambda_handler", py)
+    bad_path = "shop.tasks.app.lambda_handler"  # refused before anything is built
+    with pytest.raises(HandlerNotLoadable, match=r"'shop\.tasks' is a module, not a package"):
+        build_package(root, tmp_path / "x.zip", handler=bad_path, verify=False)
     with pytest.raises(HandlerNotLoadable, match=r"Handler 'nope' missing on module"):
         verify_import(root, "shop.tasks.nope", py)
     with pytest.raises(HandlerNotLoadable, match=r"not callable"):

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from tayori.deploy import appfiles, deps
-from tayori.deploy.verify import ENTRY_MODULE, find_python, plan_handler, verify_import
+from tayori.deploy.verify import (
+    ENTRY_MODULE,
+    check_module_path,
+    find_python,
+    plan_handler,
+    verify_import,
+)
 from tayori.errors import ConfigError, PackageError
 
 __all__ = ["PackageError", "PackageResult", "build_package", "check_limits"]
@@ -96,6 +102,7 @@ def build_package(
     if requirements is not None and not Path(requirements).is_file():
         raise ConfigError(f"requirements file {str(requirements)!r} does not exist")
     plan = plan_handler(handler)
+    check_module_path(src, plan)
     out = Path(output)
     paths = [*(() if plan.top_level == "tayori" else appfiles.module_paths(src, plan.top_level))]
     paths += [p for p in include if p not in paths]

@@ -70,6 +70,22 @@ def plan_handler(handler: str) -> HandlerPlan:
     return HandlerPlan(handler, handler, top, None)
 
 
+def check_module_path(source: Path, plan: HandlerPlan) -> None:
+    """Without importing: refuse ``pkg.module.attr.function`` when ``pkg/module.py`` is a
+    file (so also under ``--no-verify``, where nothing would be imported)."""
+    if plan.entry_source is not None:
+        return
+    parts = plan.lambda_handler.rpartition(".")[0].split(".")
+    for cut in range(1, len(parts)):
+        if source.joinpath(*parts[:cut]).with_suffix(".py").is_file():
+            parent, attr = ".".join(parts[:cut]), parts[cut]
+            raise HandlerNotLoadable(
+                f"handler {plan.given!r} cannot load on Lambda: {parent!r} is a module, not a "
+                f"package, so {'.'.join(parts)!r} cannot be imported; for an App or Mailer use "
+                f"--handler {parent}:{attr}"
+            )
+
+
 # Runs in the clean interpreter: the bootstrap's own loading steps, timed.
 _CHILD = r"""
 import importlib, json, sys, time
