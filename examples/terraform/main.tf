@@ -1,6 +1,8 @@
 # Example: a tayori app on AWS with terraform-aws-modules/lambda.
-# Build the zip first:  tayori package . -r requirements.txt -o dist/lambda.zip
-# Same resources and numbers as `tayori template` (see docs/aws.md).
+# Build the zip first:  tayori package . --handler myapp.tasks:app -o dist/lambda.zip
+# (it prints the handler to give Lambda: tayori_handler.handler).
+# Same resources, numbers, IAM and alarms as `tayori template`: a test compares them
+# (tests/aws/test_deploy_template.py); see docs/aws.md.
 
 terraform {
   required_version = ">= 1.5"
@@ -33,8 +35,9 @@ variable "queue" {
 }
 
 variable "handler" {
-  type    = string
-  default = "myapp.tasks.app.lambda_handler"
+  description = "the handler `tayori package` printed"
+  type        = string
+  default     = "tayori_handler.handler"
 }
 
 variable "timeout" {
@@ -97,6 +100,15 @@ resource "aws_s3_bucket_public_access_block" "blobs" {
   restrict_public_buckets = true
 }
 
+resource "aws_s3_bucket_server_side_encryption_configuration" "blobs" {
+  bucket = aws_s3_bucket.blobs.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
 resource "aws_s3_bucket_lifecycle_configuration" "blobs" {
   bucket = aws_s3_bucket.blobs.id
   rule {
@@ -126,6 +138,32 @@ resource "aws_dynamodb_table" "idempotency" {
   }
 }
 
+# the mail store and rate-limit buckets: named after the idempotency table
+# (the Lambda derives it from TAYORI_IDEMPOTENCY_TABLE: X-idempotency -> X-mail)
+resource "aws_dynamodb_table" "mail" {
+  name         = "${var.app}-tayori-mail"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "list"
+    type = "S"
+  }
+  attribute {
+    name = "created_at"
+    type = "N"
+  }
+  global_secondary_index {
+    name            = "broadcasts"
+    hash_key        = "list"
+    range_key       = "created_at"
+    projection_type = "KEYS_ONLY"
+  }
+}
+
 module "worker" {
   source  = "terraform-aws-modules/lambda/aws"
   version = "~> 7.0"
@@ -140,10 +178,12 @@ module "worker" {
   local_existing_package = "${path.module}/dist/lambda.zip"
 
   environment_variables = {
-    TAYORI_URL               = "aws://?region=${var.region}"
-    TAYORI_BUCKET            = aws_s3_bucket.blobs.id
-    TAYORI_IDEMPOTENCY_TABLE = aws_dynamodb_table.idempotency.name
-    TAYORI_MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+    TAYORI_URL                = "aws://?region=${var.region}"
+    TAYORI_BUCKET             = aws_s3_bucket.blobs.id
+    TAYORI_IDEMPOTENCY_TABLE  = aws_dynamodb_table.idempotency.name
+    TAYORI_MAX_RECEIVE_COUNT  = tostring(var.max_receive_count)
+    TAYORI_VISIBILITY_TIMEOUT = tostring(local.visibility_timeout)
+    TAYORI_DLQ_SUFFIX         = "-dlq"
   }
 
   attach_policy_statements = true
@@ -171,6 +211,14 @@ module "worker" {
       actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
       resources = [aws_dynamodb_table.idempotency.arn]
     }
+    mail = {
+      effect = "Allow"
+      actions = [
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem", "dynamodb:Query",
+      ]
+      resources = [aws_dynamodb_table.mail.arn, "${aws_dynamodb_table.mail.arn}/index/*"]
+    }
   }
 
   event_source_mapping = {
@@ -191,6 +239,60 @@ module "worker" {
     }
   }
   create_current_version_allowed_triggers = false
+}
+
+# attach to the web app's role: Task.send/send_many and Mailer.broadcast/status
+data "aws_iam_policy_document" "producer" {
+  statement {
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.queue.arn]
+  }
+  statement {
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.blobs.arn}/*"]
+  }
+  statement {
+    effect = "Allow"
+    actions = [
+      "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem",
+      "dynamodb:BatchGetItem", "dynamodb:Query",
+    ]
+    resources = [aws_dynamodb_table.mail.arn, "${aws_dynamodb_table.mail.arn}/index/*"]
+  }
+}
+
+resource "aws_iam_policy" "producer" {
+  name        = "${var.app}-tayori-producer"
+  description = "What the web app needs to enqueue tasks and broadcasts"
+  policy      = data.aws_iam_policy_document.producer.json
+}
+
+resource "aws_cloudwatch_metric_alarm" "function_errors" {
+  alarm_name          = "${var.app}-tayori-worker-errors"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = module.worker.lambda_function_name }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+}
+
+resource "aws_cloudwatch_metric_alarm" "function_throttles" {
+  alarm_name          = "${var.app}-tayori-worker-throttles"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = module.worker.lambda_function_name }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
 }
 
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
@@ -225,4 +327,8 @@ output "queue_url" {
 
 output "dlq_url" {
   value = aws_sqs_queue.dlq.url
+}
+
+output "producer_policy_arn" {
+  value = aws_iam_policy.producer.arn
 }

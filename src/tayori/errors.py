@@ -229,11 +229,31 @@ class InvalidToken(TayoriError):
     """An unsubscribe token that is malformed, forged, tampered with or expired."""
 
 
-# --------------------------------------------------------------------------- deploy
+# --------------------------------------------------------------------------- deploy / setup
 
 
 class PackageError(TayoriError):
-    """The package could not be built, or is over Lambda's limits."""
+    """The Lambda package could not be built, verified, or is over Lambda's limits."""
+
+
+class HandlerNotLoadable(ConfigError):
+    """A handler string the Lambda runtime cannot load (it imports up to the LAST dot)."""
+
+
+class FunctionError(TayoriError):
+    """A local Lambda function (``tayori lambda-local``) reported an error or gave no
+    answer: the whole batch is retried, as on Lambda."""
+
+
+class ResourcesMissing(ConfigError):
+    """The backend's bucket, tables or queues do not exist or cannot be reached.
+
+    ``missing`` names each one; the message names ``tayori setup`` as the fix.
+    """
+
+    def __init__(self, message: str, *, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 # --------------------------------------------------------------------------- testing

@@ -1,8 +1,7 @@
-"""`tayori package`: reproducible zip, limits, and an import from a clean virtualenv.
+"""`tayori package`: a real tayori app with tayori and its dependencies built for the Lambda
+platform, only the app's files, reproducible, checked to import in a clean Python 3.12.
 
-Offline and fast: the only requirement is a tiny pure-Python wheel built here and
-served to pip with --no-index --find-links (pip still resolves it for the Lambda
-platform tags).
+(The zip is run under the real awslambdaric in test_lambda_runtime.py.)
 """
 
 from __future__ import annotations
@@ -11,17 +10,20 @@ import base64
 import hashlib
 import json
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from tests.fixtures.lambda_runtime import python312, write_shop
 from typer.testing import CliRunner
 
 from tayori.cli import app as cli
+from tayori.deploy import appfiles
 from tayori.deploy.package import PackageError, PackageResult, build_package, check_limits
+from tayori.deploy.verify import ENTRY_HANDLER, plan_handler, verify_import
+from tayori.errors import ConfigError, HandlerNotLoadable
 
-PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+PY = "3.12"
 
 
 def _tiny_wheel(directory: Path) -> Path:
@@ -46,75 +48,120 @@ def _tiny_wheel(directory: Path) -> Path:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / "myapp").mkdir(parents=True)
-    (root / "myapp" / "__init__.py").write_text("")
-    (root / "myapp" / "tasks.py").write_text(
-        "import tinydep\n\n"
-        "def lambda_handler(event, context):\n"
-        "    return {'batchItemFailures': [], 'greeting': tinydep.GREETING}\n"
-    )
-    (root / "myapp" / "__pycache__").mkdir()
-    (root / "myapp" / "__pycache__" / "tasks.cpython-311.pyc").write_bytes(b"junk")
-    (root / "tests").mkdir()
-    (root / "tests" / "test_x.py").write_text("")
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    _tiny_wheel(wheels)
-    (root / "requirements.txt").write_text("tinydep==1.0\n")
+def shop(tmp_path: Path) -> Path:
+    """A real tayori project with the clutter a working directory has."""
+    root = write_shop(tmp_path / "project")
+    (root / "templates").mkdir()
+    (root / "templates" / "welcome.txt").write_text("Hello {{ name }}\n")
+    (root / "worker.log").write_text("log line\n")
+    (root / "events.jsonl").write_text('{"a": 1}\n' * 1000)
+    (root / "template.json").write_text("{}")
+    (root / "shop" / "debug.log").write_text("noise\n")
+    (root / "shop" / "__pycache__").mkdir()
+    (root / "shop" / "__pycache__" / "tasks.cpython-312.pyc").write_bytes(b"junk")
+    (root / ".tayori").mkdir()
+    (root / ".tayori" / "queue.db").write_bytes(b"sqlite")
     return root
 
 
-def _build(project: Path, out: Path, **kw: object) -> PackageResult:
-    return build_package(
-        project,
-        out,
-        requirements=project / "requirements.txt",
-        python_version=PY,
-        include_tayori=False,
-        handler="myapp.tasks.lambda_handler",
-        pip_args=["--no-index", "--find-links", str(project.parent / "wheels")],
-        **kw,  # type: ignore[arg-type]
-    )
+def _tops(names: list[str]) -> set[str]:
+    return {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
 
 
-def test_same_input_same_hash_and_clean_venv_imports_handler(project: Path, tmp_path: Path) -> None:
-    first = _build(project, tmp_path / "a" / "lambda.zip")
-    second = _build(project, tmp_path / "b" / "lambda.zip")
-    assert first.sha256 == second.sha256
-    assert first.zipped_bytes == Path(first.path).stat().st_size
+def test_real_app_with_tayori_is_reproducible_and_holds_only_what_it_needs(
+    shop: Path,
+) -> None:
+    (shop / "requirements.txt").write_text("boto3\n")  # the runtime has it: left out
+    kw = {
+        "handler": "shop.tasks:app",
+        "include": ["templates"],
+        "requirements": shop / "requirements.txt",
+        "verify_python": python312(),
+    }
+    first = build_package(shop, shop / "dist" / "lambda.zip", **kw)  # type: ignore[arg-type]
+    second = build_package(shop, shop / "dist" / "again.zip", **kw)  # type: ignore[arg-type]
+    assert first.sha256 == second.sha256  # and the first zip was not packaged into the second
+    assert first.sha256 == hashlib.sha256(Path(first.path).read_bytes()).hexdigest()
+    assert first.handler == ENTRY_HANDLER and first.import_seconds is not None
     with zipfile.ZipFile(first.path) as zf:
-        names = zf.namelist()
-        assert names == sorted(names)
-        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
-        assert "myapp/tasks.py" in names and "tinydep/__init__.py" in names
-        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-        assert not [n for n in names if n.startswith("tests/")]
-        zf.extractall(tmp_path / "unpacked")
+        infos = zf.infolist()
+        names = [i.filename for i in infos]
+        entry = zf.read("tayori_handler.py").decode()
+    assert names == sorted(names)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} <= {0o100644, 0o100755}
+    assert "from shop.tasks import app" in entry
+    assert {"shop/__init__.py", "shop/tasks.py", "templates/welcome.txt"} <= set(names)
+    assert {"tayori/__init__.py", "tayori/backends/aws/sqs.py", "tayori/app.py"} <= set(names)
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".log", ".zip"))]
+    tops = _tops(names)
+    assert not tops & {"worker.log", "events.jsonl", "template.json", ".tayori", "dist", "bin"}
+    # tayori's runtime dependencies, for the Lambda platform; boto3 is the runtime's
+    assert {"aws_lambda_powertools", "pydantic", "pydantic_core", "pydantic_settings"} <= tops
+    assert {"jinja2", "jmespath"} <= tops
+    assert not tops & {"boto3", "botocore", "s3transfer", "typer", "rich"}
+    assert [n for n in names if n.startswith("pydantic_core/_pydantic_core.cpython-312-x86_64")]
+    # boto3 and what only it needs are the runtime's; jmespath stays (Powertools needs it)
+    left = {d.split("==")[0].lower() for d in first.left_to_runtime}
+    assert left == {"boto3", "botocore", "s3transfer", "python-dateutil", "six", "urllib3"}
+    assert any(d.lower().startswith("jmespath==") for d in first.dependencies)
 
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    code = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]);"
-        "from myapp.tasks import lambda_handler;"
-        "print(json.dumps(lambda_handler({'Records': []}, None)))"
+
+def test_arm64_and_a_pinned_boto3(shop: Path) -> None:
+    result = build_package(
+        shop,
+        shop / "dist" / "arm.zip",
+        handler="shop.tasks:app",
+        architecture="arm64",
+        python_version="3.13",
+        include_boto3=True,
+        verify=False,  # an arm64 package cannot be imported on this x86_64 machine
     )
-    proc = subprocess.run(
-        [str(venv / "bin" / "python"), "-I", "-c", code, str(tmp_path / "unpacked")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"batchItemFailures": [], "greeting": "hello from tinydep"}
-
-
-def test_tayori_itself_is_copied_unless_told_not_to(project: Path, tmp_path: Path) -> None:
-    result = build_package(project, tmp_path / "z.zip", python_version=PY)
     with zipfile.ZipFile(result.path) as zf:
-        names = set(zf.namelist())
-    assert {"tayori/__init__.py", "tayori/backends/aws/sqs.py", "myapp/tasks.py"} <= names
+        names = zf.namelist()
+    assert [n for n in names if n.startswith("pydantic_core/_pydantic_core.cpython-313-aarch64")]
+    assert {"boto3", "botocore", "s3transfer"} <= _tops(names)
+    assert result.import_seconds is None and result.left_to_runtime == []
+    assert result.unzipped_bytes < 250 * 1024 * 1024
+
+
+def test_in_git_only_tracked_files_go_in(shop: Path) -> None:
+    run = lambda *a: subprocess.run(["git", "-C", str(shop), *a], check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (shop / ".gitignore").write_text("secrets.py\n")
+    (shop / "shop" / "secrets.py").write_text("KEY = 'x'\n")
+    (shop / "shop" / "draft.py").write_text("")
+    run("add", "shop/__init__.py", "shop/tasks.py", ".gitignore")
+    files, untracked = appfiles.select(shop, ["shop"], exclude=shop / "dist" / "x.zip")
+    assert files == ["shop/__init__.py", "shop/tasks.py"]
+    assert untracked == ["shop/draft.py"]  # reported; the ignored secrets.py is not even named
+
+
+def test_handler_forms(tmp_path: Path) -> None:
+    assert plan_handler("shop.tasks:app").lambda_handler == ENTRY_HANDLER
+    assert plan_handler("shop.tasks.lambda_handler").lambda_handler == "shop.tasks.lambda_handler"
+    assert plan_handler("shop.tasks.lambda_handler").top_level == "shop"
+    for bad in ("lambda_handler", "shop:", "shop.tasks:app.lambda_handler", "sys.x", "1a.b"):
+        with pytest.raises(HandlerNotLoadable, match=r"malformed|built-in"):
+            plan_handler(bad)
+    # the bootstrap's own rule, in a clean 3.12: an App's method path cannot load
+    (tmp_path / "root" / "shop").mkdir(parents=True)
+    (tmp_path / "root" / "shop" / "__init__.py").write_text("")
+    (tmp_path / "root" / "shop" / "tasks.py").write_text(
+        "class App:\n    def lambda_handler(self, e, c): return {}\n\napp = App()\n"
+        "def lambda_handler(e, c): return {}\nvalue = 3\n"
+    )
+    root, py = tmp_path / "root", python312()
+    assert verify_import(root, "shop.tasks.lambda_handler", py) >= 0
+    with pytest.raises(HandlerNotLoadable, match=r"use --handler shop\.tasks:app$"):
+        verify_import(root, "shop.tasks.app.lambda_handler", py)
+    bad_path = "shop.tasks.app.lambda_handler"  # refused before anything is built
+    with pytest.raises(HandlerNotLoadable, match=r"'shop\.tasks' is a module, not a package"):
+        build_package(root, tmp_path / "x.zip", handler=bad_path, verify=False)
+    with pytest.raises(HandlerNotLoadable, match=r"Handler 'nope' missing on module"):
+        verify_import(root, "shop.tasks.nope", py)
+    with pytest.raises(HandlerNotLoadable, match=r"not callable"):
+        verify_import(root, "shop.tasks.value", py)
 
 
 def test_limits_fail_clearly() -> None:
@@ -127,27 +174,53 @@ def test_limits_fail_clearly() -> None:
         check_limits(huge, allow_s3_upload=True)
 
 
-def test_cli_package_json_and_errors(project: Path, tmp_path: Path) -> None:
+def test_cli_package_offline_json_and_one_line_errors(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "myapp").mkdir(parents=True)
+    (root / "myapp" / "__init__.py").write_text("")
+    (root / "myapp" / "tasks.py").write_text(
+        "import tinydep\n\ndef lambda_handler(event, context):\n    return {}\n"
+    )
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _tiny_wheel(wheels)
+    (root / "requirements.txt").write_text("tinydep==1.0\n")
     runner = CliRunner()
     out = tmp_path / "cli.zip"
-    args = [
-        "package", str(project), "-r", str(project / "requirements.txt"), "-o", str(out),
-        "--python", PY, "--no-tayori", "--no-index",
-        "--find-links", str(project.parent / "wheels"), "--json",
-    ]  # fmt: skip
-    result = runner.invoke(cli, args)
+    base = ["package", str(root), "--handler", "myapp.tasks.lambda_handler", "-o", str(out)]
+    offline = ["--no-tayori", "--no-index", "--find-links", str(wheels)]
+    verify = ["--verify-python", python312()]
+    result = runner.invoke(cli, [*base, "-r", str(root / "requirements.txt"), *offline, *verify,
+                                 "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert data["dependencies"] == ["tinydep==1.0"] and data["handler"] == base[3]
 
-    bad = runner.invoke(cli, ["package", str(project), "--arch", "sparc"])
-    assert bad.exit_code == 2
-    assert bad.stderr.count("\n") == 1 and "architecture" in bad.stderr
+    # a dependency missing from the requirements: refused by the import check
+    missing = runner.invoke(cli, [*base, *offline, *verify])
+    assert missing.exit_code == 2
+    assert missing.stderr.count("\n") == 1 and "No module named 'tinydep'" in missing.stderr
 
-    (project / "bad.txt").write_text("no-such-package-xyz==1\n")
-    failed = runner.invoke(
-        cli,
-        ["package", str(project), "-r", str(project / "bad.txt"), "-o", str(out), "--no-index"],
-    )
+    cases = [
+        ([*base, "--arch", "sparc"], 2, "architecture"),
+        ([*base, "--python", "3.9"], 2, "python version"),
+        (["package", str(root), "--handler", "myapp"], 2, "malformed"),
+        (["package", str(root), "--handler", "nope.tasks:app"], 2, "is not in"),
+        ([*base, "--verify-python", "/no/such/python"], 1, "no working Python 3.12"),
+    ]
+    for args, code, text in cases:
+        bad = runner.invoke(cli, args)
+        assert bad.exit_code == code, (args, bad.output)
+        assert bad.stderr.count("\n") == 1 and text in bad.stderr, bad.stderr
+
+    (root / "bad.txt").write_text("no-such-package-xyz==1\n")
+    failed = runner.invoke(cli, [*base, "-r", str(root / "bad.txt"), *offline, *verify])
     assert failed.exit_code == 1
-    assert failed.stderr.startswith("tayori package: pip could not install")
+    assert failed.stderr.startswith("tayori package: pip could not resolve")
+
+
+def test_in_git_an_untracked_package_is_refused_with_the_fix(shop: Path) -> None:
+    subprocess.run(["git", "-C", str(shop), "init", "-q"], check=True)
+    with pytest.raises(ConfigError, match=r"git tracks no file under 'shop': git add it"):
+        appfiles.select(shop, ["shop"], exclude=shop / "x.zip")

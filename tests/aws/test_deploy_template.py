@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import hcl2
 import pytest
@@ -76,7 +77,12 @@ def test_template_numbers() -> None:
     metrics = {
         r["Properties"]["MetricName"] for r in res.values() if r["Type"] == "AWS::CloudWatch::Alarm"
     }
-    assert metrics == {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    assert metrics == {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "Errors",
+        "Throttles",
+    }
     # least privilege: no wildcard actions, resources scoped to this stack's resources
     for statement in fn["Policies"][0]["Statement"]:
         assert all("*" not in action for action in statement["Action"])
@@ -135,5 +141,149 @@ def test_terraform_example_parses_and_matches_the_template_rules() -> None:
     assert _unquote(queue["visibility_timeout_seconds"]) == "${local.visibility_timeout}"
     (local,) = doc["locals"]
     assert local["visibility_timeout"] == "${6 * var.timeout + var.batching_window}"
-    table = {_unquote(k): v for k, v in resources["aws_dynamodb_table"].items()}["idempotency"]
+    table = _tf_blocks(doc, "resource")["aws_dynamodb_table.idempotency"]
     assert _unquote(table["ttl"][0]["attribute_name"]) == "expiration"
+
+
+# ------------------------------------------------------------ template <-> terraform parity
+
+CFN_LABELS = {
+    "QueueMail": "queue",
+    "DeadLetterQueueMail": "dlq",
+    "ClaimCheckBucket": "bucket",
+    "IdempotencyTable": "idempotency-table",
+    "MailTable": "mail-table",
+}
+TF_LABELS = {
+    "aws_sqs_queue.queue": "queue",
+    "aws_sqs_queue.dlq": "dlq",
+    "aws_s3_bucket.blobs": "bucket",
+    "aws_dynamodb_table.idempotency": "idempotency-table",
+    "aws_dynamodb_table.mail": "mail-table",
+}
+
+
+def _cfn_label(ref: Any) -> str:
+    if isinstance(ref, dict) and "Fn::GetAtt" in ref:
+        return CFN_LABELS[ref["Fn::GetAtt"][0]]
+    text = ref["Fn::Sub"]  # "${ClaimCheckBucket.Arn}/*", "${MailTable.Arn}/index/*"
+    logical, _, rest = text.removeprefix("${").partition(".Arn}")
+    return CFN_LABELS[logical] + rest
+
+
+def _tf_label(ref: str) -> str:
+    inner = _unquote(ref).removeprefix("${")
+    target, _, rest = inner.partition(".arn}")
+    if not rest and target.endswith(".arn"):
+        target = target.removesuffix(".arn")
+    return TF_LABELS[target.removesuffix("}")] + rest
+
+
+def _cfn_statements(statements: list[dict[str, Any]]) -> set[tuple[frozenset, frozenset]]:
+    out = set()
+    for st in statements:
+        refs = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        out.add((frozenset(st["Action"]), frozenset(_cfn_label(r) for r in refs)))
+    return out
+
+
+def _tf_statements(statements: list[dict[str, Any]]) -> set[tuple[frozenset, frozenset]]:
+    return {
+        (
+            frozenset(_unquote(a) for a in st["actions"]),
+            frozenset(_tf_label(r) for r in st["resources"]),
+        )
+        for st in statements
+    }
+
+
+def _tf_blocks(doc: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
+    """{"aws_sqs_queue.queue": {...}, ...} for the resource (or data) blocks of ``doc``."""
+    out = {}
+    for block in doc.get(key, []):
+        for kind, named in block.items():
+            for name, body in named.items():
+                out[f"{_unquote(kind)}.{_unquote(name)}"] = body
+    return out
+
+
+def test_template_and_terraform_describe_the_same_resources_iam_and_alarms() -> None:
+    with TERRAFORM.open() as fh:
+        doc = hcl2.load(fh)
+    tf = _tf_blocks(doc, "resource")
+    tf_data = _tf_blocks(doc, "data")
+    worker = {_unquote(k): v for m in doc["module"] for k, v in m.items()}["worker"]
+    variables = {_unquote(k): v for b in doc["variable"] for k, v in b.items()}
+    cfn = build_template(TemplateOptions(app="shop", queues=("mail",)))["Resources"]
+
+    # IAM: the worker role and the web app's (producer) policy, statement by statement
+    fn = cfn["Worker"]["Properties"]
+    assert _cfn_statements(fn["Policies"][0]["Statement"]) == _tf_statements(
+        list(worker["policy_statements"].values())
+    )
+    producer = cfn["ProducerPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    tf_producer = tf_data["aws_iam_policy_document.producer"]["statement"]
+    assert _cfn_statements(producer) == _tf_statements(tf_producer)
+    assert (
+        tf["aws_iam_policy.producer"]["policy"] == "${data.aws_iam_policy_document.producer.json}"
+    )
+
+    # alarms: DLQ depth, oldest message, function errors and throttles
+    def cfn_alarm(p: dict[str, Any]) -> tuple[Any, ...]:
+        return (p["Namespace"], p["MetricName"], p["Statistic"], p["Threshold"])
+
+    def tf_alarm(p: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(_unquote(p[k]) for k in ("namespace", "metric_name", "statistic", "threshold"))
+
+    alarms = {cfn_alarm(r["Properties"]) for r in cfn.values() if r["Type"].endswith("Alarm")}
+    tf_alarms = {tf_alarm(b) for k, b in tf.items() if k.startswith("aws_cloudwatch_metric")}
+    assert alarms == tf_alarms and len(alarms) == 4
+
+    # queues, bucket, tables: the numbers the guarantees rest on
+    q, d = cfn["QueueMail"]["Properties"], cfn["DeadLetterQueueMail"]["Properties"]
+    tq, td = tf["aws_sqs_queue.queue"], tf["aws_sqs_queue.dlq"]
+    assert q["MessageRetentionPeriod"] == tq["message_retention_seconds"]
+    assert q["MaximumMessageSize"] == tq["max_message_size"]
+    assert d["MessageRetentionPeriod"] == td["message_retention_seconds"]
+    assert q["RedrivePolicy"]["maxReceiveCount"] == variables["max_receive_count"]["default"]
+    bucket = cfn["ClaimCheckBucket"]["Properties"]
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    tf_rule = tf["aws_s3_bucket_lifecycle_configuration.blobs"]["rule"][0]
+    assert rule["ExpirationInDays"] == tf_rule["expiration"][0]["days"]
+    pab = tf["aws_s3_bucket_public_access_block.blobs"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    flags = ("block_public_acls", "block_public_policy", "ignore_public_acls")
+    assert all(pab[k] is True for k in (*flags, "restrict_public_buckets"))
+    sse = tf["aws_s3_bucket_server_side_encryption_configuration.blobs"]["rule"][0]
+    sse_algorithm = sse["apply_server_side_encryption_by_default"][0]["sse_algorithm"]
+    assert _unquote(sse_algorithm) == "AES256"
+    idem, tf_idem = cfn["IdempotencyTable"]["Properties"], tf["aws_dynamodb_table.idempotency"]
+    assert idem["KeySchema"][0]["AttributeName"] == _unquote(tf_idem["hash_key"])
+    assert idem["TimeToLiveSpecification"]["AttributeName"] == _unquote(
+        tf_idem["ttl"][0]["attribute_name"]
+    )
+    mail, tf_mail = cfn["MailTable"]["Properties"], tf["aws_dynamodb_table.mail"]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in mail["AttributeDefinitions"]} == {
+        (_unquote(a["name"]), _unquote(a["type"])) for a in tf_mail["attribute"]
+    }
+    [gsi], [tf_gsi] = mail["GlobalSecondaryIndexes"], tf_mail["global_secondary_index"]
+    assert (gsi["IndexName"], gsi["Projection"]["ProjectionType"]) == (
+        _unquote(tf_gsi["name"]),
+        _unquote(tf_gsi["projection_type"]),
+    )
+    assert [k["AttributeName"] for k in gsi["KeySchema"]] == [
+        _unquote(tf_gsi["hash_key"]),
+        _unquote(tf_gsi["range_key"]),
+    ]
+    # the function: same handler default and the same settings in its environment
+    assert fn["Handler"] == _unquote(variables["handler"]["default"]) == "tayori_handler.handler"
+    assert set(fn["Environment"]["Variables"]) == set(worker["environment_variables"])
+
+
+def test_template_handler_forms() -> None:
+    t = build_template(TemplateOptions(handler="shop.mail:mailer"))
+    assert t["Resources"]["Worker"]["Properties"]["Handler"] == "tayori_handler.handler"
+    t = build_template(TemplateOptions(handler="shop.tasks.lambda_handler"))
+    assert t["Resources"]["Worker"]["Properties"]["Handler"] == "shop.tasks.lambda_handler"
+    with pytest.raises(ConfigError, match="malformed"):
+        build_template(TemplateOptions(handler="lambda_handler"))

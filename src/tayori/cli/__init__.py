@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tayori.cli import core, dashboard, deploy, mail, plan
+from tayori.cli import core, dashboard, deploy, mail, plan, setup
 
 app = typer.Typer(
     name="tayori",
@@ -14,7 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (core, mail, plan, deploy, dashboard):
+for module in (core, mail, plan, deploy, dashboard, setup):
     module.register(app)
 
 

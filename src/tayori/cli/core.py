@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -20,6 +21,7 @@ from tayori.errors import (
     InvalidParameterValue,
     QueueDoesNotExist,
     QueueNameInvalid,
+    ResourcesMissing,
     TayoriError,
 )
 
@@ -71,13 +73,31 @@ def _app_from(ref: str | None) -> Any:
 
 
 def _backend(ref: str | None) -> Any:
-    """The backend of ``--app`` if given, else straight from the settings (no app import)."""
+    """The backend of ``--app`` if given, else straight from the settings (no app import).
+
+    For the commands that read or move what exists (status, dlq): an embedded store
+    that does not exist yet is not created; None stands for it."""
     if ref:
         return _app_from(ref).backend
     from tayori.backends import open_backend
     from tayori.settings import Settings
 
-    return open_backend(Settings())
+    settings = Settings()
+    if settings.scheme == "sqlite" and not Path(settings.sqlite_path).is_dir():
+        return None
+    return open_backend(settings)
+
+
+def _existing(backend: Any, queue: str) -> Any:
+    from tayori.backends.base import check_queue_name
+
+    check_queue_name(queue)
+    if backend is None:
+        raise QueueDoesNotExist(
+            f"queue {queue!r} does not exist: no embedded store here yet (`tayori setup` "
+            "creates it)"
+        )
+    return backend
 
 
 def register(app: typer.Typer) -> None:
@@ -162,6 +182,7 @@ def register(app: typer.Typer) -> None:
             ref = app_ref or DEFAULT_APP
             the_app = _app_from(ref)
             names = list(config.queues or the_app.queue_names)
+            check_resources(the_app, names, ref)
             typer.echo(
                 f"tayori worker: {the_app.name} polling {', '.join(names)} with {processes} "
                 f"process(es) x {concurrency} concurrency; Ctrl-C stops gracefully",
@@ -192,14 +213,31 @@ def register(app: typer.Typer) -> None:
             None, "--app", envvar="TAYORI_APP", help=APP_OPTION_HELP
         ),
         as_json: bool = typer.Option(False, "--json"),
+        wait: float = typer.Option(
+            0, "--wait", min=0, max=86_400, metavar="S", help="wait up to S seconds to drain"
+        ),
     ) -> None:
-        """Per queue: visible, in flight, delayed, DLQ depth; broadcasts' sent/failed/suppressed."""
+        """Per queue: visible, in flight, delayed, DLQ depth; broadcasts' sent/failed/suppressed.
+
+        ``--wait S`` first waits (up to S seconds) until no queue holds a message and no
+        broadcast is pending; exit 1 if that did not happen (or a DLQ is not empty)."""
+        import time
+
         with one_line_errors():
             backend = _backend(app_ref)
-            queues = _queue_rows(backend)
-            broadcasts = _broadcast_rows(backend)
+            deadline = time.monotonic() + wait
+            while True:
+                queues = _queue_rows(backend) if backend is not None else []
+                broadcasts = _broadcast_rows(backend) if backend is not None else []
+                busy = _busy(queues, broadcasts)
+                if not busy or time.monotonic() >= deadline:
+                    break
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
             data = {"queues": queues, "broadcasts": broadcasts}
             emit(data, as_json, lambda: _print_status(data))
+            if wait and busy:
+                typer.echo(f"tayori: not drained after {wait:g}s", err=True)
+                raise typer.Exit(1)
             if any(q["dlq_depth"] for q in queues):
                 raise typer.Exit(1)
 
@@ -217,7 +255,7 @@ def register(app: typer.Typer) -> None:
         from tayori import dlq as ops
 
         with one_line_errors():
-            backend = _backend(app_ref)
+            backend = _existing(_backend(app_ref), queue)
             _, dead = _pair(backend, queue)
             letters = [d.to_dict() for d in ops.peek(dead, limit)]
             data = {"queue": queue, "dlq": dead.name, "messages": letters}
@@ -235,7 +273,7 @@ def register(app: typer.Typer) -> None:
         from tayori import dlq as ops
 
         with one_line_errors():
-            backend = _backend(app_ref)
+            backend = _existing(_backend(app_ref), queue)
             source, dead = _pair(backend, queue)
             moved = ops.redrive(dead, source, max_per_second=rate, limit=limit)
             data = {"from": dead.name, "to": source.name, "moved": moved}
@@ -254,7 +292,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Delete every dead letter of QUEUE for good."""
         with one_line_errors():
-            backend = _backend(app_ref)
+            backend = _existing(_backend(app_ref), queue)
             _, dead = _pair(backend, queue)
             depth = dead.stats().total
             if not yes and not as_json and sys.stdin.isatty():
@@ -309,7 +347,41 @@ def _queue_rows(backend: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _busy(queues: list[dict[str, Any]], broadcasts: list[dict[str, Any]]) -> bool:
+    """Anything left to do: a message in a queue or a broadcast recipient pending."""
+    waiting = any(q["visible"] or q["in_flight"] or q["delayed"] for q in queues)
+    return waiting or any(b.get("pending") for b in broadcasts)
+
+
+def check_resources(app: Any, queues: list[str], ref: str) -> None:
+    """Stop before polling when the bucket, tables or queues are missing (ResourcesMissing:
+    one line naming them and the `tayori setup` command that creates them, exit 2)."""
+    check = getattr(app.backend, "check_resources", None)
+    if check is None:
+        return
+    try:
+        check(tables=_mail_tables(app), queues=queues)
+    except ResourcesMissing as exc:
+        if not exc.missing:
+            raise
+        message = str(exc).replace("`tayori setup`", f"`tayori setup --app {ref}`")
+        raise ResourcesMissing(message, missing=exc.missing) from None
+
+
+def _mail_tables(app: Any) -> list[str]:
+    """The DynamoDB tables of the Mailers whose tasks the app runs."""
+    tables = set()
+    for task in app.tasks.values():
+        store = getattr(getattr(task.fn, "__self__", None), "store", None)
+        table = getattr(store, "table", None)
+        if isinstance(table, str):
+            tables.add(table)
+    return sorted(tables)
+
+
 def _broadcast_rows(backend: Any) -> list[dict[str, Any]]:
+    if hasattr(backend, "idempotency_table"):  # AWS: the DynamoDB mail table
+        return _aws_broadcast_rows(backend)
     directory = getattr(backend, "directory", None)
     if directory is None or not (directory / "mail.db").exists():
         return []
@@ -320,6 +392,18 @@ def _broadcast_rows(backend: Any) -> list[dict[str, Any]]:
         return [b.to_dict() for b in store.broadcasts()]
     finally:
         store.close()
+
+
+def _aws_broadcast_rows(backend: Any) -> list[dict[str, Any]]:
+    """Broadcasts from the DynamoDB mail table; none when the table does not exist
+    (status only reads: it never creates the table)."""
+    from tayori.backends.aws.resources import table_exists
+    from tayori.mail.store_dynamodb import DynamoDBMailStore, mail_table_name
+
+    client, table = backend.client("dynamodb"), mail_table_name(backend.idempotency_table)
+    if not table_exists(client, table):
+        return []
+    return [b.to_dict() for b in DynamoDBMailStore(client, table).broadcasts()]
 
 
 def _print_summary(data: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
     ) -> None:
         """Enqueue a broadcast: one message; a worker fans it out to every recipient."""
+        from tayori.cli.core import check_resources
         from tayori.mail.recipients import read_file
 
         try:
@@ -53,6 +54,9 @@ def register(app: typer.Typer) -> None:
             from tayori.mail.broadcast import load_mailer
 
             mailer = load_mailer(mailer_spec)
+            # on AWS: stop with one line (and the `tayori setup` command) when the bucket,
+            # tables or queue are missing, before anything is half-sent
+            check_resources(mailer.app, [mailer.fanout.queue], mailer_spec)
             bid = mailer.broadcast(
                 template, read_file(recipients), ctx, broadcast_id, sender=sender
             )

@@ -1,49 +1,43 @@
-"""``tayori package``: a reproducible Lambda deployment zip of the app + its requirements.
+"""``tayori package``: a Lambda deployment zip that the Lambda runtime can load and run.
 
-Requirements are installed by pip for the Lambda platform (manylinux wheels for the
-chosen architecture and Python version, never built from source), then every file is
-written in sorted order with a fixed timestamp and fixed permissions, so the same
-input gives a zip with the same SHA-256 (deploys that change nothing stay no-ops).
+The zip holds the app's package(s) and the paths the user names, tayori itself (from the
+source this interpreter imports) and every dependency installed by pip for the Lambda
+platform and Python version (see :mod:`tayori.deploy.deps`). Files are written in sorted
+order with a fixed timestamp and fixed permissions and no byte code, so the same inputs
+give a zip with the same SHA-256 (a deploy that changes nothing stays a no-op). Before it
+reports success the package is unzipped and its handler imported in a clean interpreter
+of the target Python with only the package and the runtime's boto3 on its path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tayori.deploy import appfiles, deps
+from tayori.deploy.verify import (
+    ENTRY_MODULE,
+    check_module_path,
+    find_python,
+    plan_handler,
+    verify_import,
+)
 from tayori.errors import ConfigError, PackageError
+
+__all__ = ["PackageError", "PackageResult", "build_package", "check_limits"]
 
 # Lambda quotas: direct upload of a zip, and the unzipped function + layers.
 MAX_ZIPPED_DIRECT = 50 * 1024 * 1024
 MAX_UNZIPPED = 250 * 1024 * 1024
-PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
-PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+PLATFORMS = deps.PLATFORMS
+PYTHON_VERSIONS = ("3.12", "3.13")
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
-SKIP_DIRS = frozenset(
-    {
-        "__pycache__",
-        ".git",
-        ".hg",
-        ".venv",
-        "venv",
-        ".tayori",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".mypy_cache",
-        "node_modules",
-        ".aws-sam",
-        "tests",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,27 +49,25 @@ class PackageResult:
     files: int
     architecture: str
     python_version: str
+    handler: str | None = None  # the string to give Lambda
+    import_seconds: float | None = None  # handler import time in the clean interpreter
+    dependencies: list[str] = field(default_factory=list)
+    left_to_runtime: list[str] = field(default_factory=list)
+    untracked_skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def build_package(
-    source: str | os.PathLike[str],
-    output: str | os.PathLike[str],
-    *,
-    requirements: str | os.PathLike[str] | None = None,
-    python_version: str = "3.12",
-    architecture: str = "x86_64",
-    include_tayori: bool = True,
-    handler: str | None = None,
-    pip_args: Sequence[str] = (),
-    allow_s3_upload: bool = False,
-) -> PackageResult:
-    """Build ``output`` from the app directory ``source`` and a requirements file."""
-    src = Path(source)
-    if not src.is_dir():
-        raise ConfigError(f"app directory {str(src)!r} does not exist")
+@dataclass(frozen=True, slots=True)
+class _Options:
+    python_version: str
+    architecture: str
+    pip_args: Sequence[str]
+    include_boto3: bool
+
+
+def _check_target(python_version: str, architecture: str) -> None:
     if architecture not in PLATFORMS:
         raise ConfigError(
             f"architecture must be one of {', '.join(PLATFORMS)}, got {architecture!r}"
@@ -84,20 +76,56 @@ def build_package(
         raise ConfigError(
             f"python version must be one of {', '.join(PYTHON_VERSIONS)}, got {python_version!r}"
         )
+
+
+def build_package(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    handler: str,
+    requirements: str | os.PathLike[str] | None = None,
+    include: Sequence[str] = (),
+    python_version: str = "3.12",
+    architecture: str = "x86_64",
+    include_tayori: bool = True,
+    include_boto3: bool = False,
+    pip_args: Sequence[str] = (),
+    verify: bool = True,
+    verify_python: str | None = None,
+    allow_s3_upload: bool = False,
+) -> PackageResult:
+    """Build ``output`` from the project directory ``source`` for ``handler``."""
+    src = Path(source)
+    if not src.is_dir():
+        raise ConfigError(f"app directory {str(src)!r} does not exist")
+    _check_target(python_version, architecture)
     if requirements is not None and not Path(requirements).is_file():
         raise ConfigError(f"requirements file {str(requirements)!r} does not exist")
+    plan = plan_handler(handler)
+    check_module_path(src, plan)
     out = Path(output)
+    paths = [*(() if plan.top_level == "tayori" else appfiles.module_paths(src, plan.top_level))]
+    paths += [p for p in include if p not in paths]
+    files, untracked = appfiles.select(src, paths, exclude=out)
+    python = find_python(python_version, verify_python) if verify else None
+    opts = _Options(python_version, architecture, pip_args, include_boto3)
     with tempfile.TemporaryDirectory(prefix="tayori-package-") as tmp:
-        staging = Path(tmp) / "root"
+        work = Path(tmp)
+        staging = work / "root"
         staging.mkdir()
-        if requirements is not None:
-            _pip_install(Path(requirements), staging, python_version, architecture, pip_args)
-        _copy_tree(src, staging, exclude=out.resolve())
-        if include_tayori and not (staging / "tayori").exists():
-            _copy_tree(Path(__file__).resolve().parent.parent, staging / "tayori")
-        if handler is not None:
-            _check_handler(staging, handler)
+        resolved = _install_deps(staging, work, requirements, include_tayori, opts)
+        appfiles.copy(src, files, staging)
+        if include_tayori:
+            appfiles.copy_tayori(staging)
+        if plan.entry_source is not None:
+            (staging / f"{ENTRY_MODULE}.py").write_text(plan.entry_source)
         unzipped = _write_zip(staging, out)
+        seconds = None
+        if python is not None:
+            unpacked = work / "unpacked"
+            with zipfile.ZipFile(out) as zf:
+                zf.extractall(unpacked)
+            seconds = verify_import(unpacked, plan.lambda_handler, python)
     data = out.read_bytes()
     result = PackageResult(
         path=str(out),
@@ -107,9 +135,48 @@ def build_package(
         files=_count(out),
         architecture=architecture,
         python_version=python_version,
+        handler=plan.lambda_handler,
+        import_seconds=None if seconds is None else round(seconds, 3),
+        dependencies=list(resolved.install),
+        left_to_runtime=list(resolved.left_out),
+        untracked_skipped=untracked,
     )
     check_limits(result, allow_s3_upload=allow_s3_upload)
     return result
+
+
+def _install_deps(
+    staging: Path,
+    work: Path,
+    requirements: str | os.PathLike[str] | None,
+    include_tayori: bool,
+    opts: _Options,
+) -> deps.Resolved:
+    pins = deps.tayori_requirements(include_boto3=opts.include_boto3) if include_tayori else []
+    files = [Path(requirements)] if requirements is not None else []
+    if not pins and not files:
+        return deps.Resolved((), ())
+    resolved = deps.resolve(
+        pins,
+        files,
+        opts.python_version,
+        opts.architecture,
+        opts.pip_args,
+        work,
+        include_boto3=opts.include_boto3,
+    )
+    target = work / "deps"
+    deps.install(resolved.install, target, opts.python_version, opts.architecture, opts.pip_args)
+    if target.is_dir():
+        # console scripts (bin/) carry this machine's interpreter path and are of no use
+        for path in sorted(target.rglob("*")):
+            rel = path.relative_to(target)
+            if path.is_dir() or rel.parts[0] == "bin" or "__pycache__" in rel.parts:
+                continue
+            dest = staging / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+    return resolved
 
 
 def check_limits(result: PackageResult, *, allow_s3_upload: bool = False) -> None:
@@ -128,70 +195,12 @@ def check_limits(result: PackageResult, *, allow_s3_upload: bool = False) -> Non
         )
 
 
-def _pip_install(
-    requirements: Path, target: Path, python_version: str, arch: str, extra: Sequence[str]
-) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-compile",  # .pyc files carry timestamps; Lambda compiles on import
-        "--target",
-        str(target),
-        "--platform",
-        PLATFORMS[arch],
-        "--implementation",
-        "cp",
-        "--python-version",
-        python_version,
-        "--only-binary=:all:",
-        "-r",
-        str(requirements),
-        *extra,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        last = lines[-1] if lines else f"exit code {proc.returncode}"
-        raise PackageError(f"pip could not install {requirements} for Lambda: {last.strip()}")
-
-
-def _walk(root: Path, skip_dirs: frozenset[str] = frozenset()) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in skip_dirs and d != "__pycache__")
-        for name in sorted(filenames):
-            if not name.endswith((".pyc", ".pyo")):
-                yield Path(dirpath) / name
-
-
-def _copy_tree(src: Path, dest: Path, exclude: Path | None = None) -> None:
-    for path in _walk(src, SKIP_DIRS):
-        if path.suffix == ".zip" or (exclude is not None and path.resolve() == exclude):
-            continue
-        target = dest / path.relative_to(src)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-
-
-def _check_handler(root: Path, handler: str) -> None:
-    module, _, attr = handler.rpartition(".")
-    if not module or not attr:
-        raise ConfigError(f"handler must look like 'module.function', got {handler!r}")
-    # 'myapp.tasks.app.lambda_handler': the module is the longest prefix that is a file
-    parts = module.split(".")
-    for cut in range(len(parts), 0, -1):
-        base = root.joinpath(*parts[:cut])
-        if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
-            return
-    raise ConfigError(f"handler {handler!r}: no module {module!r} in the package")
-
-
 def _write_zip(root: Path, out: Path) -> int:
     """Sorted entries, fixed dates and modes: the same tree always gives the same bytes."""
-    files = sorted(_walk(root), key=lambda p: p.relative_to(root).as_posix())
+    files = sorted(
+        (p for p in root.rglob("*") if p.is_file() and not p.name.endswith((".pyc", ".pyo"))),
+        key=lambda p: p.relative_to(root).as_posix(),
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     total = 0

@@ -21,11 +21,13 @@ from tayori.backends.base import (
     check_bucket_name,
     check_queue_name,
 )
+from tayori.deploy.policies import alarm, function_alarm, producer_statements, worker_statements
+from tayori.deploy.verify import plan_handler
 from tayori.errors import ConfigError, QueueNameInvalid
 from tayori.mail.store_dynamodb import LIST_INDEX as MAIL_LIST_INDEX
 from tayori.mail.store_dynamodb import mail_table_name
 
-RUNTIMES = ("3.11", "3.12", "3.13")
+RUNTIMES = ("3.12", "3.13")  # the Python versions `tayori package` builds for
 _LOGICAL = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -34,7 +36,7 @@ class TemplateOptions:
     """What ``tayori template`` asks for; every field has a production-sane default."""
 
     app: str = "tayori"
-    handler: str = "app.app.lambda_handler"
+    handler: str = "tayori_handler.handler"  # what `tayori package` printed, or module:app
     code_uri: str = "dist/lambda.zip"
     queues: tuple[str, ...] = ("default",)
     dlq_suffix: str = "-dlq"
@@ -84,10 +86,7 @@ class TemplateOptions:
             check_bucket_name(self.bucket)
         if self.reserved_concurrency is not None:
             _range("reserved concurrency", self.reserved_concurrency, 1, 10_000)
-        if "." not in self.handler:
-            raise ConfigError(
-                f"handler must look like 'module.app.lambda_handler': {self.handler!r}"
-            )
+        plan_handler(self.handler)  # HandlerNotLoadable (a ConfigError) when malformed
         minimum = self.min_visibility_timeout
         if self.visibility_timeout is not None and self.visibility_timeout < minimum:
             raise ConfigError(
@@ -101,6 +100,12 @@ class TemplateOptions:
                 "blob expiry must outlive queue + DLQ retention, or redriven messages "
                 f"lose their bodies: use at least {_days(self.retention_seconds)} days"
             )
+
+    @property
+    def lambda_handler(self) -> str:
+        """The Handler setting: ``module:app`` becomes the entry module `tayori package`
+        writes (Lambda imports up to the last dot, so an App's method path cannot load)."""
+        return plan_handler(self.handler).lambda_handler
 
     @property
     def min_visibility_timeout(self) -> int:
@@ -246,14 +251,14 @@ def build_template(opts: TemplateOptions) -> dict[str, Any]:
         if opts.batching_window:
             event["MaximumBatchingWindowInSeconds"] = opts.batching_window
         events[_logical("Sqs", name)] = {"Type": "SQS", "Properties": event}
-        resources[_logical("DlqDepthAlarm", name)] = _alarm(
+        resources[_logical("DlqDepthAlarm", name)] = alarm(
             f"Messages in the dead-letter queue of {name}: inspect and redrive",
             {"Fn::GetAtt": [d, "QueueName"]},
             "ApproximateNumberOfMessagesVisible",
             "Maximum",
             0,
         )
-        resources[_logical("OldestMessageAlarm", name)] = _alarm(
+        resources[_logical("OldestMessageAlarm", name)] = alarm(
             f"The oldest message in {name} waited over {opts.oldest_message_alarm_seconds}s",
             {"Fn::GetAtt": [q, "QueueName"]},
             "ApproximateAgeOfOldestMessage",
@@ -263,59 +268,7 @@ def build_template(opts: TemplateOptions) -> dict[str, Any]:
         outputs[_logical("QueueUrl", name)] = {"Value": {"Ref": q}}
         outputs[_logical("DeadLetterQueueUrl", name)] = {"Value": {"Ref": d}}
 
-    statements: list[dict[str, Any]] = [
-        {
-            # consume (the event source mapping polls with the function's role), retry
-            # later (visibility), look up the redrive policy, fan out / chain tasks
-            "Effect": "Allow",
-            "Action": [
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:ChangeMessageVisibility",
-                "sqs:GetQueueAttributes",
-                "sqs:GetQueueUrl",
-                "sqs:SendMessage",
-            ],
-            "Resource": queue_arns,
-        },
-        {
-            # dead-letter from the handler (PermanentError) with the reason attached
-            "Effect": "Allow",
-            "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
-            "Resource": dlq_arns,
-        },
-        {
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": {"Fn::Sub": "${ClaimCheckBucket.Arn}/*"},
-        },
-        {
-            "Effect": "Allow",
-            "Action": [
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-            ],
-            "Resource": {"Fn::GetAtt": ["IdempotencyTable", "Arn"]},
-        },
-        {
-            # mail store: conditional writes in transactions, status reads, broadcast list
-            "Effect": "Allow",
-            "Action": [
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:BatchGetItem",
-                "dynamodb:Query",
-            ],
-            "Resource": [
-                {"Fn::GetAtt": ["MailTable", "Arn"]},
-                {"Fn::Sub": "${MailTable.Arn}/index/*"},
-            ],
-        },
-    ]
+    statements = worker_statements(queue_arns, dlq_arns)
     if opts.ses_identity_arn:
         statements.append(
             {
@@ -335,7 +288,7 @@ def build_template(opts: TemplateOptions) -> dict[str, Any]:
     }
     function: dict[str, Any] = {
         "CodeUri": opts.code_uri,
-        "Handler": opts.handler,
+        "Handler": opts.lambda_handler,
         "Runtime": f"python{opts.python_version}",
         "Architectures": [opts.architecture],
         "Timeout": opts.timeout,
@@ -347,6 +300,22 @@ def build_template(opts: TemplateOptions) -> dict[str, Any]:
     if opts.reserved_concurrency is not None:
         function["ReservedConcurrentExecutions"] = opts.reserved_concurrency
     resources["Worker"] = {"Type": "AWS::Serverless::Function", "Properties": function}
+    resources["FunctionErrorsAlarm"] = function_alarm(
+        "The worker function failed (whole batches retried): see its logs", "Errors"
+    )
+    resources["FunctionThrottlesAlarm"] = function_alarm(
+        "The worker function was throttled (reserved or account concurrency)", "Throttles"
+    )
+    resources["ProducerPolicy"] = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": f"What the web app of {opts.app} needs to enqueue tasks and broadcasts",
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": producer_statements(queue_arns),
+            },
+        },
+    }
     resources["WorkerLogGroup"] = {
         "Type": "AWS::Logs::LogGroup",
         "Properties": {
@@ -360,6 +329,7 @@ def build_template(opts: TemplateOptions) -> dict[str, Any]:
             "ClaimCheckBucketName": {"Value": {"Ref": "ClaimCheckBucket"}},
             "IdempotencyTableName": {"Value": {"Ref": "IdempotencyTable"}},
             "MailTableName": {"Value": {"Ref": "MailTable"}},
+            "ProducerPolicyArn": {"Value": {"Ref": "ProducerPolicy"}},
         }
     )
     return {
@@ -378,27 +348,6 @@ def build_template(opts: TemplateOptions) -> dict[str, Any]:
         },
         "Resources": resources,
         "Outputs": outputs,
-    }
-
-
-def _alarm(description: str, queue_name: Any, metric: str, stat: str, threshold: int) -> dict:
-    return {
-        "Type": "AWS::CloudWatch::Alarm",
-        "Properties": {
-            "AlarmDescription": description,
-            "Namespace": "AWS/SQS",
-            "MetricName": metric,
-            "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
-            "Statistic": stat,
-            "Period": 60,
-            "EvaluationPeriods": 1,
-            "Threshold": threshold,
-            "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": "notBreaching",
-            "AlarmActions": {
-                "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
-            },
-        },
     }
 
 

@@ -1,7 +1,9 @@
 """The mail app ``tayori send`` and ``tayori worker --app tayori.mail.default:app`` share
-when the user has not written their own: embedded backend from the settings,
-templates from ``./templates`` (``TAYORI_TEMPLATES`` is not read: pass ``--templates``),
-mail written as ``.eml`` files to ``<tayori dir>/outbox``."""
+when the user has not written their own: the backend from the settings, templates from
+``./templates``. Embedded: mail written as ``.eml`` files to ``<tayori dir>/outbox``.
+AWS: mail sent through Amazon SES v2 (same region and endpoint as the backend), outcomes
+in the DynamoDB mail table. A real deployment usually wants its own Mailer (sender, rate
+limit, unsubscribe): pass ``--app module:mailer``."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 from tayori.app import App
 from tayori.mail.broadcast import Mailer
 from tayori.mail.templates import Templates
+from tayori.mail.transports.base import Transport
 from tayori.mail.transports.file import FileTransport
 from tayori.settings import Settings
 
@@ -19,10 +22,16 @@ DEFAULT_SENDER = "tayori@example.com"
 def build(settings: Settings | None = None, templates: str | Path = "templates") -> Mailer:
     settings = settings or Settings()
     app = App("tayori-mail", settings=settings)
-    outbox = Path(settings.sqlite_path) / "outbox"
+    transport: Transport
+    if settings.scheme == "aws":
+        from tayori.mail.transports.ses import SESTransport
+
+        transport = SESTransport(region=settings.region, endpoint_url=settings.endpoint_url)
+    else:
+        transport = FileTransport(Path(settings.sqlite_path) / "outbox")
     return Mailer(
         app,
-        transport=FileTransport(outbox),
+        transport=transport,
         templates=Templates(templates),
         sender=DEFAULT_SENDER,
     )

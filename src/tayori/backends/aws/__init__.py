@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tayori.backends.aws.errors import sqs_error
 from tayori.backends.aws.s3 import S3BlobStore
 from tayori.backends.aws.sqs import SqsQueue, queue_arn
 from tayori.backends.base import QueueSpec, check_queue_name
-from tayori.errors import QueueDoesNotExist, QueueError
+from tayori.errors import QueueDoesNotExist, QueueError, ResourcesMissing
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+    from tayori.backends.aws.resources import Step
     from tayori.settings import Settings
 
 __all__ = ["AwsBackend", "S3BlobStore", "SqsQueue"]
@@ -197,14 +199,49 @@ class AwsBackend:
         return persistence_layer(self.client("dynamodb"), self.idempotency_table)
 
     def create_resources(self, queues: dict[str, QueueSpec] | None = None) -> None:
-        """Create the bucket and idempotency table (moto, tests, first-time setups)."""
-        from tayori.backends.aws.dynamodb import create_idempotency_table
-        from tayori.backends.aws.s3 import create_bucket
-
-        create_bucket(self.client("s3"), self.default_bucket, self.region)
-        create_idempotency_table(self.client("dynamodb"), self.idempotency_table)
+        """Create the bucket and tables (as ``tayori setup``) and ``queues`` (tests)."""
+        self.setup_resources()
         for name, spec in (queues or {}).items():
             self.create_queue(name, spec)
+
+    def setup_resources(self, *, dry_run: bool = False) -> list[Step]:
+        """Create (or bring up to date) the claim-check bucket and the idempotency table;
+        ``dry_run`` only looks. Queues and the mail table: :mod:`tayori.deploy.setup`."""
+        from tayori.backends.aws import resources as res
+
+        s3, ddb = self.client("s3"), self.client("dynamodb")
+        try:
+            return [
+                res.ensure_bucket(s3, self.default_bucket, self.region, dry_run=dry_run),
+                res.ensure_idempotency_table(ddb, self.idempotency_table, dry_run=dry_run),
+            ]
+        except Exception as exc:
+            raise _unreachable(exc, "set up the AWS resources") from None
+
+    def check_resources(self, tables: Sequence[str] = (), queues: Sequence[str] = ()) -> None:
+        """Raise :class:`ResourcesMissing` (one line, naming each missing resource and
+        ``tayori setup``) unless the bucket, the idempotency table, ``tables`` and
+        ``queues`` exist and answer. Only reads; a worker calls it before polling."""
+        from tayori.backends.aws.resources import missing
+
+        wanted = [self.idempotency_table, *(t for t in tables if t != self.idempotency_table)]
+        try:
+            gone = missing(self.client("s3"), self.client("dynamodb"), self.default_bucket, wanted)
+            for name in queues:
+                try:
+                    self._url(name)
+                except QueueDoesNotExist:
+                    gone.append(f"queue {name!r}")
+        except ResourcesMissing:
+            raise
+        except Exception as exc:
+            raise _unreachable(exc, "check the AWS resources") from None
+        if gone:
+            raise ResourcesMissing(
+                f"missing on AWS ({self.region}): {', '.join(gone)}; create them with "
+                "`tayori setup` (or deploy the `tayori template` stack)",
+                missing=gone,
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -215,3 +252,12 @@ class AwsBackend:
             except Exception:
                 pass
         self._urls.clear()
+
+
+def _unreachable(exc: Exception, what: str) -> Exception:
+    """A botocore failure (no endpoint, AccessDenied, ...) -> one line naming the cause."""
+    if not type(exc).__module__.startswith(("botocore", "boto3", "urllib3")):
+        return exc
+    err = getattr(exc, "response", {}).get("Error", {}) or {}
+    reason = f"{err.get('Code')}: {err.get('Message')}" if err else str(exc).splitlines()[0]
+    return ResourcesMissing(f"cannot {what}: {reason}", missing=[])

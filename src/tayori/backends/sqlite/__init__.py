@@ -44,6 +44,10 @@ class SqliteBackend:
     def __repr__(self) -> str:
         return f"SqliteBackend({str(self.directory)!r})"
 
+    def check_resources(self, tables: object = (), queues: object = ()) -> None:
+        """Nothing to check: the directory exists and is writable (checked above), the
+        databases are created on first use."""
+
     # -------------------------------------------------------------- queues
 
     def create_queue(self, name: str, spec: QueueSpec | None = None) -> SqliteQueue:
