@@ -32,9 +32,13 @@ class CeleryTaskDef:
     idempotency_key = None
     concurrency = 1  # records of one invocation run one after another
 
-    def __init__(self, task: CeleryTask, time_limit: float | None = None) -> None:
+    def __init__(
+        self, task: CeleryTask, time_limit: float | None = None, queue: str = "celery"
+    ) -> None:
         self.task = task
         self.name: str = task.name
+        self.fn = task.run  # what tayori's tooling inspects (tayori worker's checks)
+        self.queue = getattr(task, "queue", None) or queue
         self.time_limit = getattr(task, "time_limit", None) or time_limit
 
     def __repr__(self) -> str:
@@ -131,12 +135,19 @@ class CeleryRegistry:
                 f"unknown task {name!r} (Celery app {self.name!r} has "
                 f"{', '.join(known[:10]) or 'no tasks'}{more})"
             )
+        return self._wrap(task)
+
+    def _wrap(self, task: CeleryTask) -> CeleryTaskDef:
+        conf = self.app.conf
         with self._lock:
-            return self._defs.setdefault(name, CeleryTaskDef(task, self.app.conf.task_time_limit))
+            return self._defs.setdefault(
+                task.name, CeleryTaskDef(task, conf.task_time_limit, conf.task_default_queue)
+            )
 
     @property
-    def tasks(self) -> dict[str, Any]:
-        return {n: t for n, t in self.app.tasks.items() if not n.startswith("celery.")}
+    def tasks(self) -> dict[str, CeleryTaskDef]:
+        """The app's own tasks (Celery's built-in ``celery.*`` ones left out)."""
+        return {n: self._wrap(t) for n, t in self.app.tasks.items() if not n.startswith("celery.")}
 
     def __iter__(self) -> Any:
         return iter(list(self._defs.values()))
