@@ -223,6 +223,32 @@ class DynamoDBMailStore:
         ids = [i["pk"]["S"].removeprefix("broadcast#") for i in resp.get("Items", [])]
         return [s for i in ids if (s := self.status(i)) is not None]
 
+    def failures(self, broadcast_id: str) -> list[tuple[str, str, float]]:
+        """(recipient, reason, at) of failed recipients: a filtered Scan of the table,
+        paid once per recovery command, not on the sending path."""
+        prefix = f"outcome#{broadcast_id}#"
+        found: list[tuple[str, str, float]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :p) AND #s = :f",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":p": _s(prefix), ":f": _s(FAILED)},
+            "ConsistentRead": True,
+        }
+        while True:
+            resp = self.client.scan(**kwargs)
+            for item in resp.get("Items", []):
+                found.append(
+                    (
+                        item["pk"]["S"].removeprefix(prefix),
+                        item.get("detail", {}).get("S", ""),
+                        float(item.get("at", {}).get("N", 0)),
+                    )
+                )
+            if "LastEvaluatedKey" not in resp:
+                return sorted(found)
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     def close(self) -> None:
         """The client belongs to the backend; nothing to release here."""
 
