@@ -39,6 +39,7 @@ def run_with_progress(
     chaos: bool,
     seed: int | None,
     quiet: bool,
+    function_timeout: float = 5.0,
 ) -> Any:
     """Run the demo; unless ``quiet``, draw a progress bar on stderr."""
     from rich.console import Console
@@ -49,7 +50,14 @@ def run_with_progress(
 
     with _interrupt_once():
         if quiet:
-            return run_demo(recipients, latency_ms, concurrency, chaos=chaos, seed=seed)
+            return run_demo(
+                recipients,
+                latency_ms,
+                concurrency,
+                chaos=chaos,
+                seed=seed,
+                function_timeout=function_timeout,
+            )
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -67,5 +75,6 @@ def run_with_progress(
                     concurrency,
                     chaos=chaos,
                     seed=seed,
+                    function_timeout=function_timeout,
                     on_progress=lambda sent, total: bar.update(task, completed=sent),
                 )
