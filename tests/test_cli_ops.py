@@ -261,3 +261,16 @@ def test_every_option_has_a_description_and_time_options_their_unit() -> None:
         and not any(u in p.help for u in ("second", " s ", "s,", " ms", "/s", "per second"))
     ]
     assert no_unit == []
+
+
+def test_readme_settings_table_matches_the_defaults() -> None:
+    import re
+
+    from tayori.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = re.findall(r"^\| `TAYORI_(\w+)` \| `([^`]*)` \|", readme, re.M)
+    assert len(rows) >= 7  # the variables with a default (others show —)
+    defaults = Settings()
+    for name, shown in rows:
+        assert str(getattr(defaults, name.lower())) == shown, name
