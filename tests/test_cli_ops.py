@@ -151,15 +151,17 @@ def test_default_settings_do_not_warn_on_worker_start(project: Path) -> None:
 
 
 def test_worker_prints_a_readable_summary_and_json_on_exit(project: Path) -> None:
-    _send(project, {"n": 1}, {"n": 2})
+    _send(project, {"n": 1}, {"n": 2}, {"n": 3, "why": "bad"})
     out = tayori(project, "worker", "--app", "myapp.tasks:app", "--until-idle")
     last = out.stderr.strip().splitlines()[-1]
-    assert last.startswith("tayori worker stopped after ") and "2 records" in last, out.stderr
+    assert last.startswith("tayori worker stopped after ") and "3 records" in last, out.stderr
+    assert "2 succeeded, 1 dead-lettered" in last
     assert "{" not in last
     _send(project, {"n": 3})
     out = tayori(project, "worker", "--app", "myapp.tasks:app", "--until-idle", "--json")
     report = json.loads(out.stdout)
     assert report["total"]["records"] == 1 and report["total"]["deleted"] == 1
+    assert report["total"]["succeeded"] == 1 and report["processes"][0]["handler"]["failed"] == 0
 
 
 def test_status_json_has_the_workers_counters(project: Path) -> None:

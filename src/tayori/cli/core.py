@@ -177,7 +177,7 @@ def register(app: typer.Typer) -> None:
             names = list(config.queues or the_app.queue_names)
             echo(
                 f"tayori worker: {the_app.name} polling {', '.join(names)} with {processes} "
-                f"process(es) x {concurrency} concurrency; Ctrl-C stops gracefully",
+                f"process(es) x {concurrency} concurrency; Ctrl-C stops gracefully, twice forces",
                 err=True,
             )
             if processes == 1:
@@ -261,6 +261,9 @@ def worker_report(stats: list[dict[str, Any]]) -> dict[str, Any]:
     total: dict[str, Any] = {k: sum(s.get(k, 0) for s in stats) for k in COUNTERS}
     total["peak_concurrency"] = sum(s.get("peak_concurrency", 0) for s in stats)
     total["elapsed_s"] = max((s.get("elapsed_s", 0.0) for s in stats), default=0.0)
+    for s in stats:
+        for name, n in s.get("handler", {}).items():
+            total[name] = total.get(name, 0) + n
     return {"processes": stats, "total": total}
 
 
@@ -270,6 +273,8 @@ def worker_summary(report: dict[str, Any], processes: int) -> str:
         f"tayori worker stopped after {t['elapsed_s']:.1f} s ({processes} process(es)): "
         f"{t['records']} records in {t['invocations']} invocations; {t['deleted']} done, "
         f"{t['failed_records']} to retry, {t['timeouts']} timed out; "
+        f"{t.get('succeeded', 0)} succeeded, {t.get('dead_lettered', 0)} dead-lettered, "
+        f"{t.get('duplicates_skipped', 0)} duplicates skipped; "
         f"peak concurrency {t['peak_concurrency']}"
     )
 

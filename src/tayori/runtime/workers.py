@@ -24,7 +24,7 @@ from typing import Any
 
 from tayori.errors import ConfigError
 from tayori.runtime.local import LocalRuntime, RuntimeConfig
-from tayori.runtime.stats import StatsWriter
+from tayori.runtime.stats import HANDLER_COUNTERS, StatsWriter
 
 log = logging.getLogger("tayori.worker")
 
@@ -86,6 +86,8 @@ def run_in_this_process(
         else:
             quiet_since = None
     stats = runtime.stop().as_dict()
+    counters = app.handler.counters.snapshot()
+    stats["handler"] = {k: counters.get(k, 0) for k in HANDLER_COUNTERS}
     if writer is not None:
         writer.stop()
     return stats
