@@ -74,12 +74,12 @@ def role_producer(directory: str, path: str) -> dict[str, Any]:
 def role_worker(directory: str, seconds: float) -> dict[str, Any]:
     import logging
 
-    from tayori.runtime.local import LocalRuntime, RuntimeConfig
+    from tayori.runtime.local import RuntimeConfig
 
     logging.getLogger("tayori").setLevel(logging.ERROR)
     app, _ = _mailer(directory)
     config = RuntimeConfig(concurrency=50, batch_size=10, function_timeout=60.0)
-    stats = LocalRuntime(app, config).run_until_idle(timeout=seconds)
+    stats = app.runtime(config).run_until_idle(timeout=seconds)
     depth = app.queue("mail").stats()
     return {
         "peak_rss_mb": _peak_mb(),

@@ -42,12 +42,12 @@ def _build(tmp: str, rate: float, latency_s: float) -> tuple[Any, Any, Any]:
 
 
 def _drain(tmp: str, rate: float, latency_s: float, concurrency: int, timeout: float) -> int:
-    from tayori.runtime.local import LocalRuntime, RuntimeConfig
+    from tayori.runtime.local import RuntimeConfig
 
     logging.getLogger("tayori").setLevel(logging.ERROR)
     app, _, _ = _build(tmp, rate, latency_s)
     config = RuntimeConfig(concurrency=concurrency, batch_size=10, function_timeout=10.0)
-    return LocalRuntime(app, config).run_until_idle(timeout=timeout).failed_records
+    return app.runtime(config).run_until_idle(timeout=timeout).failed_records
 
 
 def one_rate(rate: float, seconds: float, latency_s: float = 0.02) -> dict[str, Any]:

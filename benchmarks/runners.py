@@ -56,11 +56,10 @@ def _burst_child(
     out: Any,
 ) -> None:
     """One worker process (``tayori worker --processes P``): its own pollers and threads."""
-    from tayori.runtime.local import LocalRuntime
 
     app = _bench_app(directory, latency_s)
     app.queue("mail")
-    runtime = LocalRuntime(app, _runtime_config(concurrency, batch_size, initial))
+    runtime = app.runtime(_runtime_config(concurrency, batch_size, initial))
     ready.put(os.getpid())
     go.wait()
     runtime.start()
@@ -87,7 +86,6 @@ def tayori_burst(
     """
     import multiprocessing as mp
 
-    from tayori.runtime.local import LocalRuntime
 
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         app = _bench_app(tmp, latency_s)
@@ -99,9 +97,7 @@ def tayori_burst(
         enqueue_s = time.perf_counter() - t
 
         if processes == 1:
-            runtime = LocalRuntime(
-                app, _runtime_config(concurrency, batch_size, initial_concurrency)
-            )
+            runtime = app.runtime(_runtime_config(concurrency, batch_size, initial_concurrency))
             sampler = common.Sampler(lambda: n - len(common.SENT))
             t0_wall, t0 = time.time(), time.perf_counter()
             sampler.start(t0)

@@ -142,3 +142,16 @@ def test_message_too_big_even_for_a_pointer_is_refused(tmp_path: Path) -> None:
 
 def test_reserved_attribute_sizes_count() -> None:
     assert message_size("ab", {"n": Attribute.number(5)}) == 2 + 1 + len("Number") + 1
+
+
+def test_a_missing_idempotency_key_is_refused_at_send(app: tayori.App) -> None:
+    from tayori.errors import MissingIdempotencyKey
+
+    @app.task(queue="mail", idempotency_key="order_id")
+    def notify(payload: dict) -> None: ...
+
+    with pytest.raises(MissingIdempotencyKey, match="found nothing"):
+        notify.send({"other": 1})
+    with pytest.raises(MissingIdempotencyKey, match="found nothing"):
+        notify.send_many([{"order_id": 1}, {"order_id": None}])
+    assert app.queue("mail").stats().total == 0

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 import tayori
 from tayori.backends.base import Attribute
-from tayori.claimcheck import POINTER_CLASS, SIZE_ATTRIBUTE
-from tayori.errors import InvalidParameterValue, MessageTooLong, QueueError
-from tayori.handler import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE, MalformedEvent
+from tayori.errors import InvalidParameterValue, MalformedEvent, MessageTooLong, QueueError
 from tayori.settings import Settings
+from tayori.wire.claimcheck import POINTER_CLASS, SIZE_ATTRIBUTE
+from tayori.wire.reasons import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 
 
 @pytest.fixture

@@ -108,6 +108,17 @@ def test_fanout_memory_smoke(run_smoke: Callable[[str], dict]) -> None:
 def test_cold_start_smoke(run_smoke: Callable[[str], dict]) -> None:
     data = run_smoke("cold_start")
     assert len(data["import_s"]) == data["runs"] == 3
-    assert data["median_import_ms"] > 0
+    assert data["median_import_ms"] > 0 and data["median_minimal_ms"] > 0
+    assert len(data["minimal_import_s"]) == 3 and data["ratio_over_minimal"] > 0
     packages = {p["package"] for p in data["top_packages"]}
     assert "tayori" in packages and "aws_lambda_powertools" in packages
+
+
+def test_in_invocation_smoke(run_smoke: Callable[[str], dict]) -> None:
+    data = run_smoke("in_invocation")
+    seq, par = data["runs"]
+    assert (seq["record_concurrency"], par["record_concurrency"]) == (1, 10)
+    for r in data["runs"]:
+        assert r["sent_unique"] == r["records"] == 30  # every record sent once
+        assert r["invocations"] >= 3 and r["billed_gb_s"] > 0
+    assert set(data["ratios"]) == {"invocation_speedup", "billed_gb_s_ratio"}

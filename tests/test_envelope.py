@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tayori.envelope import Envelope
 from tayori.errors import InvalidParameterValue, MalformedMessage, UnsupportedVersion
+from tayori.wire.envelope import Envelope
 
 
 def test_round_trip_and_wire_shape() -> None:

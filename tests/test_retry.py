@@ -10,8 +10,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tayori.consumer.retry import Outcome, RetryPolicy
+from tayori.consumer.retry import decide_retry as decide
 from tayori.errors import MalformedMessage, PermanentError, RetryLater
-from tayori.retry import Outcome, RetryPolicy, decide
 
 
 def test_permanent_errors_dead_letter_on_first_attempt() -> None:

@@ -33,7 +33,7 @@ from tayori.mail import (
     Unsubscriber,
 )
 from tayori.mail.unsubscribe import InvalidToken
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.runtime.local import RuntimeConfig
 from tayori.settings import Settings
 
 SRC = Path(tayori.__file__).parent
@@ -172,7 +172,7 @@ def test_hostile_strings_are_data_not_sql(tmp_path: Path) -> None:
     job.send({"id": HOSTILE, "text": "again"})  # same key: deduplicated, not an error
     queue = app.queue("jobs")
     assert queue.stats().visible == 2
-    LocalRuntime(app, RuntimeConfig(concurrency=1, initial_concurrency=1)).run_until_idle(30)
+    app.runtime(RuntimeConfig(concurrency=1, initial_concurrency=1)).run_until_idle(30)
     assert seen == [{"id": HOSTILE, "text": HOSTILE}]
     assert app.backend.list_queues() == ["jobs", "jobs-dlq"]
     from tayori.mail.store import SqliteMailStore
@@ -378,7 +378,7 @@ def test_no_credentials_or_email_bodies_in_info_logs(
     recipients.append({"email": "reject-me@example.com", "name": "x\nBcc: a@b.co"})
     mailer.broadcast("n", recipients, {"body": BODY_MARKER}, broadcast_id="logs")
     app.queue("mail").send("not an envelope " + BODY_MARKER)
-    LocalRuntime(app, RuntimeConfig(concurrency=2, initial_concurrency=2)).run_until_idle(60)
+    app.runtime(RuntimeConfig(concurrency=2, initial_concurrency=2)).run_until_idle(60)
     assert len(memory.outbox) == 20
     text = "\n".join(
         f"{r.name} {r.levelname} {r.getMessage()}"

@@ -4,8 +4,7 @@ Public API only; everything else is imported from its module.
 """
 
 from tayori.app import App, Task
-from tayori.backends.base import Attribute, Message, QueueSpec, QueueStats, RedrivePolicy
-from tayori.envelope import Envelope
+from tayori.backends.base import QueueMessage, QueueSpec, QueueStats, RedrivePolicy
 from tayori.errors import (
     BadMessage,
     ConfigError,
@@ -15,6 +14,7 @@ from tayori.errors import (
     TayoriError,
 )
 from tayori.settings import Settings
+from tayori.wire import Attribute, Envelope
 
 __version__ = "0.1.0"
 
@@ -24,9 +24,9 @@ __all__ = [
     "BadMessage",
     "ConfigError",
     "Envelope",
-    "Message",
     "PermanentError",
     "QueueError",
+    "QueueMessage",
     "QueueSpec",
     "QueueStats",
     "RedrivePolicy",

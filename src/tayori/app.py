@@ -1,35 +1,35 @@
-"""App and Task: the registry of task functions and the producer API."""
+"""App and Task: the producer API, composing registry + codec + backend + handler.
+
+``App`` is the top of the import graph: nothing below imports it. It wires the pieces
+and keeps the public API; each piece can be built and tested on its own.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from itertools import islice
 from typing import Any
 
-import jmespath
-from jmespath.exceptions import JMESPathError
-
-from tayori import logs, producer
+from tayori import logs
 from tayori.backends import open_backend
-from tayori.backends.base import (
-    MAX_RETENTION_SECONDS,
-    Backend,
-    Queue,
-    QueueSpec,
-    RedrivePolicy,
-    check_queue_name,
-)
-from tayori.envelope import Envelope
-from tayori.errors import ConfigError, MissingIdempotencyKey, QueueDoesNotExist
+from tayori.backends.base import MAX_RETENTION_SECONDS, Backend, Queue, QueueSpec, RedrivePolicy
+from tayori.consumer.handler import Handler
+from tayori.consumer.retry import RetryPolicy
+from tayori.errors import ConfigError, QueueDoesNotExist
+from tayori.producer import Producer
+from tayori.registry import Registry, TaskDef, TaskFunction
+from tayori.runtime.local import LocalRuntime, RuntimeConfig, Source
 from tayori.settings import Settings
+from tayori.wire.claimcheck import ClaimCheck
+from tayori.wire.codec import TayoriCodec
+from tayori.wire.envelope import Envelope
+from tayori.wire.sqs import MAX_DELAY_SECONDS, check_queue_name
 
-TaskFunction = Callable[[Any], Any]
 
-
-class Task:
-    """A registered task function. Calling it runs the function here, without a queue."""
+class Task(TaskDef):
+    """A registered task with its producer API (``send``, ``send_many``, Celery's calls)."""
 
     def __init__(
         self,
@@ -38,37 +38,24 @@ class Task:
         name: str,
         queue: str,
         idempotency_key: str | None,
+        *,
+        concurrency: int = 1,
     ) -> None:
+        super().__init__(fn, name, queue, idempotency_key, concurrency=concurrency)
         self.app = app
-        self.fn = fn
-        self.name = name
-        self.queue = check_queue_name(queue)
-        self.idempotency_key = idempotency_key
-        try:
-            self._key_expr = jmespath.compile(idempotency_key) if idempotency_key else None
-        except JMESPathError as exc:
-            raise ConfigError(
-                f"task {name!r}: invalid idempotency_key JMESPath {idempotency_key!r}: {exc}"
-            ) from None
-        self.__doc__ = fn.__doc__
-        self.__wrapped__ = fn
-
-    def __repr__(self) -> str:
-        return f"<Task {self.name} queue={self.queue}>"
-
-    def __call__(self, payload: Any) -> Any:
-        return self.fn(payload)
-
-    # ------------------------------------------------------------------ producer
 
     def envelope(self, payload: Any, key: str | None = None) -> Envelope:
-        """A new logical send; ``key`` defaults to a fresh UUID kept across redelivery."""
-        return Envelope.new(self.name, payload, key)
+        """A new logical send; ``key`` defaults to a fresh UUID kept across redelivery.
+
+        The task's idempotency key is checked here: a payload it finds nothing in is
+        refused at ``send()``, not dead-lettered later."""
+        envelope = Envelope.new(self.name, payload, key)
+        self.key_for(envelope)
+        return envelope
 
     def send(self, payload: Any, delay_seconds: int = 0, key: str | None = None) -> str:
         """Enqueue one payload; returns the SQS-style message id."""
-        item = self.app._encode(self.envelope(payload, key), delay_seconds)
-        return producer.send_one(self.app.queue(self.queue), item)
+        return self.app.producer.send(self.queue, self.envelope(payload, key), delay_seconds)
 
     def send_many(
         self, payloads: Iterable[Any], delay_seconds: int = 0, *, chunk: int = 500
@@ -83,14 +70,9 @@ class Task:
             ids.extend(self.send_envelopes([self.envelope(p) for p in part], delay_seconds))
         return ids
 
-    def send_envelopes(self, envelopes: list[Envelope], delay_seconds: int = 0) -> list[str]:
+    def send_envelopes(self, envelopes: Sequence[Envelope], delay_seconds: int = 0) -> list[str]:
         """Send prepared envelopes (keep them to retry a producer crash with the same keys)."""
-        queue = self.app.queue(self.queue)
-        items = [self.app._encode(env, delay_seconds) for env in envelopes]
-        ids: list[str] = []
-        for batch in producer.batches(items, self.app.settings.max_batch_bytes):
-            ids.extend(producer.send_batch(queue, batch))
-        return ids
+        return self.app.producer.send_many(self.queue, envelopes, delay_seconds)
 
     def delay(self, payload: Any) -> str:
         """Celery-style: ``task.delay(payload)`` is ``task.send(payload)``."""
@@ -113,30 +95,11 @@ class Task:
         else:
             raise ConfigError("apply_async takes one payload: args=(payload,) or kwargs")
         delay = 0 if countdown is None else round(countdown)
-        if not 0 <= delay <= 900:
+        if not 0 <= delay <= MAX_DELAY_SECONDS:
             raise ConfigError(
                 f"countdown {countdown}s is over SQS's 900 s delay limit; schedule it instead"
             )
         return self.send(payload, delay_seconds=delay)
-
-    # ------------------------------------------------------------------ consumer
-
-    def key_for(self, envelope: Envelope) -> str | None:
-        """Business key from the payload if the task names one, else the envelope key."""
-        if self._key_expr is None:
-            return envelope.key
-        try:
-            value = self._key_expr.search(envelope.payload)
-        except (JMESPathError, TypeError, ValueError) as exc:
-            raise MissingIdempotencyKey(
-                f"task {self.name!r}: idempotency key {self.idempotency_key!r} failed: {exc}"
-            ) from None
-        if value is None or value == "" or value == [] or value == {}:
-            raise MissingIdempotencyKey(
-                f"task {self.name!r}: idempotency key {self.idempotency_key!r} "
-                "found nothing in the payload"
-            )
-        return value if isinstance(value, str) else _canonical(value)
 
 
 class App:
@@ -152,13 +115,17 @@ class App:
         self.name = name
         self.settings = settings if settings is not None else Settings()
         logs.configure(self.settings.log_level)
+        self.registry = Registry(name)
         self._backend = backend
-        self.tasks: dict[str, Task] = {}
         self._queues: dict[str, Queue] = {}
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"<App {self.name} tasks={sorted(self.tasks)}>"
+
+    @property
+    def tasks(self) -> dict[str, TaskDef]:
+        return self.registry.tasks
 
     @property
     def backend(self) -> Backend:
@@ -175,22 +142,27 @@ class App:
         name: str | None = None,
         queue: str = "default",
         idempotency_key: str | None = None,
+        concurrency: int = 1,
     ) -> Any:
-        """Register a task: ``@app.task`` or ``@app.task(queue=..., idempotency_key=...)``."""
+        """Register a task: ``@app.task`` or ``@app.task(queue=..., idempotency_key=...)``.
+
+        ``concurrency``: records of one invocation that may run at once (I/O-bound tasks:
+        Lambda bills the invocation's duration)."""
 
         def register(f: TaskFunction) -> Task:
-            task_name = name or f.__name__
-            if task_name in self.tasks:
-                raise ConfigError(f"task {task_name!r} is already registered in app {self.name!r}")
-            task = Task(self, f, task_name, queue, idempotency_key)
-            self.tasks[task_name] = task
+            task = Task(
+                self, f, name or f.__name__, queue, idempotency_key, concurrency=concurrency
+            )
+            self.registry.add(task)
             return task
 
         return register(fn) if fn is not None else register
 
     @property
     def queue_names(self) -> list[str]:
-        return sorted({t.queue for t in self.tasks.values()})
+        return self.registry.queue_names
+
+    # ------------------------------------------------------------------ queues
 
     def queue(self, name: str) -> Queue:
         """The named queue; created with its DLQ and redrive policy when missing."""
@@ -210,12 +182,16 @@ class App:
         except QueueDoesNotExist:
             pass
         dlq = self.dead_letter_queue_name(name)
-        self.backend.create_queue(dlq, QueueSpec(retention_seconds=MAX_RETENTION_SECONDS))
+        size = self.settings.max_batch_bytes
+        # the DLQ takes whatever the source queue takes: a dead letter keeps its body
+        self.backend.create_queue(
+            dlq, QueueSpec(retention_seconds=MAX_RETENTION_SECONDS, max_message_size=size)
+        )
         return self.backend.create_queue(
             name,
             QueueSpec(
                 visibility_timeout=self.settings.visibility_timeout,
-                max_message_size=self.settings.max_batch_bytes,
+                max_message_size=size,
                 redrive=RedrivePolicy(dlq, self.settings.max_receive_count),
             ),
         )
@@ -223,37 +199,62 @@ class App:
     def dead_letter_queue_name(self, name: str) -> str:
         return check_queue_name(f"{name}{self.settings.dlq_suffix}")
 
-    @cached_property
-    def _blob_store(self) -> Any:
-        return self.backend.blob_store(self.settings.bucket)
+    # ------------------------------------------------------------------ composition
 
-    def _encode(self, envelope: Envelope, delay_seconds: int) -> producer.Outgoing:
-        return producer.encode(
-            envelope.to_json(),
-            {},
-            delay_seconds,
-            self._blob_store,
+    @cached_property
+    def claim_check(self) -> ClaimCheck:
+        return ClaimCheck(
+            self.backend.blob_store,
+            self.settings.bucket,
             self.settings.offload_threshold,
-            self.settings.max_batch_bytes,
+            self.settings.readable_buckets,
         )
 
     @cached_property
-    def handler(self) -> Any:
-        from tayori.handler import Handler
+    def codec(self) -> TayoriCodec:
+        return TayoriCodec(self.claim_check)
 
-        return Handler(self)
+    @cached_property
+    def producer(self) -> Producer:
+        return Producer(self.codec, self.queue, self.settings.max_batch_bytes)
+
+    @cached_property
+    def handler(self) -> Handler:
+        s = self.settings
+        policy = RetryPolicy(
+            base_seconds=s.retry_base_seconds,
+            max_seconds=s.retry_max_seconds,
+            outage_base_seconds=s.outage_retry_base_seconds,
+            outage_max_seconds=s.outage_retry_max_seconds,
+        )
+        return Handler(self.registry, self.codec, self.backend, s, self.claim_check, policy=policy)
+
+    def set_retry_policy(self, queue: str, policy: RetryPolicy) -> None:
+        """Backoff for the tasks of one queue (a task's own ``retry_policy`` wins)."""
+        self.handler.queue_policies[check_queue_name(queue)] = policy
 
     def lambda_handler(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        """AWS Lambda entry point (``module.app.lambda_handler``); the local runtime uses it too."""
+        """AWS Lambda entry point; the local runtime uses it too."""
         return self.handler(event, context)
+
+    def source(self, queues: Sequence[str] | None = None, handler: Any = None) -> Source:
+        """What a local runtime polls (these queues, default every task's) and invokes."""
+        names = list(queues) if queues else self.queue_names
+        if not names:
+            raise ConfigError(f"app {self.name!r} has no tasks, so no queues to poll")
+        return Source(
+            queues=tuple(self.queue(n) for n in names),
+            handler=handler or self.lambda_handler,
+            function_name=self.name,
+            region=self.backend.region,
+        )
+
+    def runtime(self, config: RuntimeConfig | None = None, *, handler: Any = None) -> LocalRuntime:
+        """A local event-source-mapping emulator over this app's queues."""
+        config = config or RuntimeConfig()
+        return LocalRuntime(self.source(config.queues, handler), config)
 
 
 def _chunks(it: Iterator[Any], size: int) -> Iterator[list[Any]]:
     while part := list(islice(it, size)):
         yield part
-
-
-def _canonical(value: Any) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

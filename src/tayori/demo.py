@@ -128,8 +128,7 @@ def _run(
     if chaos:
         chaos_handler = ChaosHandler(handler, ChaosConfig(duplicate_rate=0.1, kills=1, seed=seed))
         handler = chaos_handler
-    runtime = LocalRuntime(
-        app,
+    runtime = app.runtime(
         RuntimeConfig(concurrency=concurrency, batch_size=10, function_timeout=function_timeout),
         handler=handler,
     )

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tayori.backends.base import MAX_BATCH_ENTRIES, HandleEntry, Message, Queue, SendEntry
+from tayori.backends.base import MAX_BATCH_ENTRIES, HandleEntry, Queue, QueueMessage, SendEntry
 from tayori.errors import QueueError
-from tayori.handler import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
+from tayori.wire.reasons import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 
 PEEK_VISIBILITY = 30
 
@@ -38,14 +38,14 @@ class DeadLetter:
         }
 
 
-def _text(message: Message, name: str) -> str | None:
+def _text(message: QueueMessage, name: str) -> str | None:
     attr = message.attributes.get(name)
     return None if attr is None else str(attr.value)
 
 
 def peek(dlq: Queue, limit: int = 100) -> list[DeadLetter]:
     """Look at up to ``limit`` dead letters and hand them straight back."""
-    seen: list[Message] = []
+    seen: list[QueueMessage] = []
     ids: set[str] = set()
     while len(seen) < limit:
         batch = dlq.receive(min(MAX_BATCH_ENTRIES, limit - len(seen)), 0, PEEK_VISIBILITY)
@@ -70,7 +70,7 @@ def peek(dlq: Queue, limit: int = 100) -> list[DeadLetter]:
     ]
 
 
-def _release(queue: Queue, messages: list[Message]) -> None:
+def _release(queue: Queue, messages: list[QueueMessage]) -> None:
     for i in range(0, len(messages), MAX_BATCH_ENTRIES):
         part = messages[i : i + MAX_BATCH_ENTRIES]
         queue.change_visibility_batch(

@@ -34,12 +34,12 @@ class QueueDoesNotExist(QueueError):
     code = "QueueDoesNotExist"
 
 
-class QueueNameInvalid(QueueError):
-    code = "InvalidParameterValue"
-
-
 class InvalidParameterValue(QueueError):
     code = "InvalidParameterValue"
+
+
+class QueueNameInvalid(InvalidParameterValue):
+    """A queue name SQS would refuse (1-80 of A-Z a-z 0-9 _ -)."""
 
 
 class MessageTooLong(InvalidParameterValue):
@@ -84,6 +84,26 @@ class QueueUnavailable(QueueError):
     """The store behind the queue failed (locked too long, I/O error, throttled)."""
 
     code = "ServiceUnavailable"
+
+
+def error_for_code(code: str, message: str) -> QueueError:
+    """The error class for an SQS error code (per-entry batch failures carry only the code)."""
+    for cls in (
+        QueueDoesNotExist,
+        InvalidParameterValue,
+        EmptyBatchRequest,
+        TooManyEntriesInBatchRequest,
+        BatchEntryIdsNotDistinct,
+        InvalidBatchEntryId,
+        BatchRequestTooLong,
+        ReceiptHandleIsInvalid,
+        MessageNotInflight,
+        PurgeQueueInProgress,
+        QueueUnavailable,
+    ):
+        if cls.code == code:
+            return cls(message)
+    return QueueError(message, code=code)
 
 
 class SendFailed(TayoriError):
@@ -154,6 +174,66 @@ class MissingBlob(BadMessage):
 
 class MissingIdempotencyKey(BadMessage):
     """The task's idempotency JMESPath found nothing in the payload."""
+
+
+class TaskExited(PermanentError):
+    """The task raised ``SystemExit`` / ``KeyboardInterrupt``: only its own record fails."""
+
+
+class MalformedEvent(TayoriError):
+    """The Lambda event is not an SQS event; nothing in it can be reported per record."""
+
+
+class RecordFailed(TayoriError):
+    """A record failed and will be retried; carries the one-line reason, never the original
+    exception (whose ``str()`` may itself fail inside the batch processor)."""
+
+
+# --------------------------------------------------------------------------- infrastructure
+
+
+class InfrastructureError(TayoriError):
+    """A dependency (idempotency table, bucket, queue endpoint) failed: not the message's
+    fault, so it is never a reason to dead-letter a message."""
+
+
+# --------------------------------------------------------------------------- mail
+
+
+class InvalidMessage(PermanentError):
+    """The message cannot be sent as built (injection, bad address, no body)."""
+
+
+class HeaderInjection(InvalidMessage):
+    """A header value contains CR, LF or NUL."""
+
+
+class InvalidAddress(InvalidMessage):
+    """An address is not a valid ``local@domain`` mailbox."""
+
+
+class TemplateError(PermanentError):
+    """A template is missing or failed to render for a recipient."""
+
+    def __init__(self, message: str, *, template: str, recipient: str | None) -> None:
+        super().__init__(message)
+        self.template = template
+        self.recipient = recipient
+
+
+class BadRecipients(TayoriError):
+    """A recipients file or stream that cannot be read."""
+
+
+class InvalidToken(TayoriError):
+    """An unsubscribe token that is malformed, forged, tampered with or expired."""
+
+
+# --------------------------------------------------------------------------- deploy
+
+
+class PackageError(TayoriError):
+    """The package could not be built, or is over Lambda's limits."""
 
 
 # ------------------------------------------------------------- operations (CLI, recovery)

@@ -1,4 +1,4 @@
-"""Producer side: envelope -> claim-check -> size-aware batches -> queue, with retries.
+"""Producer side: envelope -> codec -> size-aware batches -> queue, with retries.
 
 A logical send keeps its envelope (and so its idempotency key) across the
 producer's own retries; only entries SQS reports as failed are sent again.
@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 
-from tayori import claimcheck
-from tayori.backends.base import (
-    MAX_BATCH_ENTRIES,
-    Attribute,
-    BlobStore,
-    Queue,
-    SendEntry,
-    check_message,
-    message_size,
-)
+from tayori.backends.base import MAX_BATCH_ENTRIES, Queue, SendEntry
 from tayori.errors import QueueError, QueueUnavailable, SendFailed
+from tayori.wire.codec import Codec, Outgoing
+from tayori.wire.envelope import Envelope
 
 log = logging.getLogger("tayori.producer")
 
@@ -34,26 +26,30 @@ _TRANSIENT_CODES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    body: str
-    attributes: dict[str, Attribute]
-    delay_seconds: int = 0
+class Producer:
+    """Encodes task calls and sends them, batched by count and bytes.
 
+    Validation is the queue's (``BaseQueue``): the producer only sizes and groups.
+    """
 
-def encode(
-    body: str,
-    attributes: dict[str, Attribute],
-    delay_seconds: int,
-    store: BlobStore,
-    threshold: int,
-    limit: int,
-) -> Outgoing:
-    """Validate and offload one message; nothing is stored for a message SQS would refuse."""
-    check_message(body, attributes, delay_seconds, max(limit, message_size(body, attributes)))
-    body, attributes = claimcheck.offload(body, attributes, store, threshold)
-    check_message(body, attributes, delay_seconds, limit)
-    return Outgoing(body, attributes, delay_seconds)
+    def __init__(self, codec: Codec, queues: Callable[[str], Queue], max_batch_bytes: int) -> None:
+        self.codec = codec
+        self._queues = queues
+        self.max_batch_bytes = max_batch_bytes
+
+    def send(self, queue: str, envelope: Envelope, delay_seconds: int = 0) -> str:
+        """One call: ``QueueUnavailable`` means the backend's own retries are exhausted."""
+        return send_one(self._queues(queue), self.codec.encode(envelope, delay_seconds))
+
+    def send_many(
+        self, queue: str, envelopes: Iterable[Envelope], delay_seconds: int = 0
+    ) -> list[str]:
+        target = self._queues(queue)
+        items = (self.codec.encode(env, delay_seconds) for env in envelopes)
+        ids: list[str] = []
+        for batch in batches(items, self.max_batch_bytes):
+            ids.extend(send_batch(target, batch))
+        return ids
 
 
 def batches(items: Iterable[Outgoing], max_bytes: int) -> Iterator[list[Outgoing]]:
@@ -61,7 +57,7 @@ def batches(items: Iterable[Outgoing], max_bytes: int) -> Iterator[list[Outgoing
     batch: list[Outgoing] = []
     size = 0
     for item in items:
-        item_size = message_size(item.body, item.attributes)
+        item_size = item.size
         if batch and (len(batch) == MAX_BATCH_ENTRIES or size + item_size > max_bytes):
             yield batch
             batch, size = [], 0
@@ -121,4 +117,4 @@ def _pause(attempt: int) -> None:
     time.sleep(min(2.0, 0.05 * 2**attempt))
 
 
-__all__ = ["Outgoing", "QueueError", "batches", "encode", "send_batch", "send_one"]
+__all__ = ["Outgoing", "Producer", "QueueError", "batches", "send_batch", "send_one"]

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # 6 x the runtime's default 30 s function timeout: tayori's own rule, so no warning
     visibility_timeout: int = Field(default=180, ge=0, le=43_200)
     max_receive_count: int = Field(default=5, ge=1, le=1000)
+    # backoff of a failed task (seconds, doubling, capped) ...
+    retry_base_seconds: float = Field(default=1.0, gt=0, le=43_200)
+    retry_max_seconds: int = Field(default=900, ge=1, le=43_200)
+    # ... and of an infrastructure failure: 60+120+240+480 s ride out 15 min of outage
+    # before the 5th receive
+    outage_retry_base_seconds: float = Field(default=60.0, gt=0, le=43_200)
+    outage_retry_max_seconds: int = Field(default=900, ge=1, le=43_200)
     dlq_suffix: str = "-dlq"
     log_level: LogLevel = "WARNING"
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from tayori import claimcheck
 from tayori.backends.aws import AwsBackend
 from tayori.backends.aws.sqs import SqsQueue
 from tayori.backends.base import Attribute, QueueSpec
+from tayori.wire import claimcheck
 
 PEER = Path(__file__).with_name("extended_client_peer.py")
 BUCKET = "tayori-interop"

@@ -10,13 +10,13 @@ import pytest
 
 import tayori
 from tayori.backends.aws import AwsBackend
-from tayori.backends.base import Message, Queue
+from tayori.backends.base import Queue, QueueMessage
 from tayori.settings import Settings
 
 REGION = "us-east-1"
 
 
-def apply_esm_response(queue: Queue, batch: Sequence[Message], response: Any) -> set[str]:
+def apply_esm_response(queue: Queue, batch: Sequence[QueueMessage], response: Any) -> set[str]:
     """What the ESM does with a ReportBatchItemFailures response; returns the ids retried.
 
     None / {} / empty list: all succeeded (deleted). Listed ids stay for retry; an unknown,
@@ -69,7 +69,7 @@ def test_partial_batch_response_on_real_sqs_records(app: tayori.App) -> None:
     notify.send({"order_id": 4, "pad": "x" * 300_000})  # claim-check through S3
 
     queue = app.queue("orders")
-    batch: list[Message] = []
+    batch: list[QueueMessage] = []
     for _ in range(10):
         batch += queue.receive(10, 1)
         if len(batch) == 5:

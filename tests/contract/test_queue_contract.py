@@ -18,12 +18,11 @@ from tayori.backends.base import (
     Attribute,
     Backend,
     HandleEntry,
-    Message,
     Queue,
+    QueueMessage,
     QueueSpec,
     RedrivePolicy,
     SendEntry,
-    md5_of_body,
 )
 from tayori.errors import (
     BatchEntryIdsNotDistinct,
@@ -36,15 +35,16 @@ from tayori.errors import (
     ReceiptHandleIsInvalid,
     TooManyEntriesInBatchRequest,
 )
+from tayori.wire.sqs import md5_of_body
 
 GARBAGE_HANDLE = "this-is-not-a-receipt-handle"
 
 
 def receive_n(
     queue: Queue, n: int, *, timeout: float = 5.0, visibility_timeout: int | None = None
-) -> list[Message]:
+) -> list[QueueMessage]:
     """Receive until ``n`` messages arrived (short polls may return fewer than asked)."""
-    out: list[Message] = []
+    out: list[QueueMessage] = []
     deadline = time.monotonic() + timeout
     while len(out) < n and time.monotonic() < deadline:
         out += queue.receive(

@@ -15,11 +15,11 @@ import pytest
 from tests.contract.conftest import new_queue_name
 
 import tayori
-from tayori import claimcheck
 from tayori.backends.base import Backend
 from tayori.errors import BlobNotFound
-from tayori.handler import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.wire import claimcheck
+from tayori.wire.reasons import ERROR_ATTRIBUTE, ERROR_TYPE_ATTRIBUTE
 
 RUN_TIMEOUT = 60
 
@@ -38,12 +38,12 @@ def runtime(app: tayori.App, **config: Any) -> LocalRuntime:
     config.setdefault("concurrency", 4)
     config.setdefault("function_timeout", 1.0)
     config.setdefault("poll_wait_seconds", 0)
-    return LocalRuntime(app, RuntimeConfig(**config))
+    return app.runtime(RuntimeConfig(**config))
 
 
-def dead_letters(app: tayori.App, queue: str) -> list[tayori.Message]:
+def dead_letters(app: tayori.App, queue: str) -> list[tayori.QueueMessage]:
     dlq = app.queue(app.dead_letter_queue_name(queue))
-    out: list[tayori.Message] = []
+    out: list[tayori.QueueMessage] = []
     for _ in range(20):
         batch = dlq.receive(10, 0, 60)
         if not batch:

@@ -12,7 +12,7 @@ from typing import Any
 
 import tayori
 from tayori.mail import Mailer, SMTPTransport, Templates
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.runtime.local import RuntimeConfig
 
 TEMPLATES = {
     "notice.subject": "{{ group }}: {{ title }}",
@@ -47,6 +47,6 @@ def duplicating(rate: float, seed: int) -> Any:
 if __name__ == "__main__":
     rate, seed = float(sys.argv[1]), int(sys.argv[2])
     config = RuntimeConfig(concurrency=16, batch_size=10, function_timeout=10.0)
-    stats = LocalRuntime(app, config, handler=duplicating(rate, seed)).run_until_idle(timeout=300)
+    stats = app.runtime(config, handler=duplicating(rate, seed)).run_until_idle(timeout=300)
     mailer.transport.close()
     print(json.dumps(stats.as_dict()))

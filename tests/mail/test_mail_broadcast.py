@@ -20,7 +20,7 @@ from tayori.mail import (
     Templates,
     Unsubscriber,
 )
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.runtime.local import RuntimeConfig
 
 TEMPLATES = {
     "notice.subject": "{{ group }}: {{ title }}",
@@ -50,7 +50,7 @@ def make_mailer(app: tayori.App, transport: Any, **kw: Any) -> Mailer:
 
 def run(app: tayori.App, handler: Any = None, timeout: float = 120) -> Any:
     config = RuntimeConfig(concurrency=20, batch_size=10, function_timeout=30.0)
-    return LocalRuntime(app, config, handler=handler).run_until_idle(timeout=timeout)
+    return app.runtime(config, handler=handler).run_until_idle(timeout=timeout)
 
 
 def duplicating(app: tayori.App, rate: float, seed: int = 7):

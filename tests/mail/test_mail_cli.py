@@ -54,8 +54,7 @@ def test_send_enqueues_and_worker_delivers(project: Path) -> None:
     assert out.returncode == 0 and "2 recipients queued" in out.stdout
     script = (
         "from tayori.mail.default import app, mailer;"
-        "from tayori.runtime.local import LocalRuntime;"
-        "LocalRuntime(app).run_until_idle(timeout=60);"
+        "app.runtime().run_until_idle(timeout=60);"
         "print(mailer.status({!r}).sent)".format(data["broadcast_id"])
     )
     done = subprocess.run(

@@ -21,7 +21,7 @@ from django.test.utils import override_settings  # noqa: E402
 
 import tayori  # noqa: E402
 from tayori.mail import InvalidMessage, Mailer, MemoryTransport, Templates  # noqa: E402
-from tayori.runtime.local import LocalRuntime, RuntimeConfig  # noqa: E402
+from tayori.runtime.local import RuntimeConfig  # noqa: E402
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def mailer(tmp_path):
 
 
 def drain(mailer: Mailer) -> None:
-    LocalRuntime(mailer.app, RuntimeConfig(concurrency=4)).run_until_idle(timeout=60)
+    mailer.app.runtime(RuntimeConfig(concurrency=4)).run_until_idle(timeout=60)
 
 
 def test_send_mail_and_send_mass_mail_are_queued_then_sent(mailer) -> None:

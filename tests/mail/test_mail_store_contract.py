@@ -17,7 +17,7 @@ import tayori
 from tayori.mail import Mailer, MemoryTransport, Templates
 from tayori.mail.store import FAILED, SENT, SUPPRESSED, MailStore, SqliteMailStore
 from tayori.mail.store_dynamodb import DynamoDBMailStore, create_mail_table, mail_table_name
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.runtime.local import RuntimeConfig
 
 STORES = ["sqlite", "dynamodb"]
 
@@ -82,25 +82,6 @@ def test_sent_is_never_downgraded_and_failed_upgrades(store: MailStore) -> None:
     got = store.status("b")
     assert got is not None
     assert (got.sent, got.failed, got.suppressed) == (2, 0, 0)
-
-
-def test_failures_lists_only_this_broadcasts_failed_recipients(store: MailStore) -> None:
-    store.start_broadcast("b", "notice")
-    store.start_broadcast("b2", "notice")
-    store.record("b", "a@x.org", SENT, "id-1")
-    store.record("b", "c@x.org", FAILED, "550 no such user")
-    store.record("b", "b@x.org", FAILED, "template 'notice' for b@x.org: 'name' is undefined")
-    store.record("b", "d@x.org", SUPPRESSED, "bounce")
-    store.record("b2", "e@x.org", FAILED, "other broadcast")
-    got = store.failures("b")
-    assert [(r, reason) for r, reason, _ in got] == [
-        ("b@x.org", "template 'notice' for b@x.org: 'name' is undefined"),
-        ("c@x.org", "550 no such user"),
-    ]
-    assert all(at > 0 for _, _, at in got)
-    store.record("b", "c@x.org", SENT, "id-2")  # a retry succeeded
-    assert [r for r, _, _ in store.failures("b")] == ["b@x.org"]
-    assert store.failures("nope") == []
 
 
 def test_retried_and_concurrent_records_do_not_double_count(store: MailStore) -> None:
@@ -196,51 +177,12 @@ def test_mailer_on_aws_broadcasts_through_the_local_runtime(moto_url: str) -> No
     members = [f"m{i}@example.com" for i in range(30)]
     try:
         bid = mailer.broadcast("hi", [*members, "not an address"], broadcast_id="aws-1")
-        LocalRuntime(app, RuntimeConfig(concurrency=4, poll_wait_seconds=0)).run_until_idle(
+        app.runtime(RuntimeConfig(concurrency=4, poll_wait_seconds=0)).run_until_idle(
             timeout=120
         )
         got = mailer.status(bid)
         assert got is not None
         assert (got.total, got.sent, got.suppressed, got.failed, got.pending) == (31, 29, 1, 1, 0)
         assert sorted(m.to[0] for m in transport.outbox) == sorted(members[1:])
-    finally:
-        app.backend.close()
-
-
-def test_broadcast_recovery_on_aws(moto_url: str) -> None:
-    """failed_recipients / retry_failed on SQS + S3 (the spec blob) + DynamoDB (a Scan)."""
-    from tayori.mail.recovery import failed_recipients, retry_failed
-
-    settings = tayori.Settings(
-        url="aws://?region=us-east-1",
-        endpoint_url=moto_url,
-        bucket="shop-blobs",
-        idempotency_table="shop-idempotency",
-        visibility_timeout=10,
-    )
-    app = tayori.App("shop", settings=settings)
-    backend: Any = app.backend
-    backend.create_resources()
-    create_mail_table(backend.client("dynamodb"), "shop-mail")
-    sources = {"hi.subject": "Hi", "hi.txt": "Hello {{ name }}"}
-    transport = MemoryTransport()
-    mailer = Mailer(
-        app, transport=transport, templates=Templates(sources=sources), sender="news@example.com"
-    )
-    people = [{"email": f"m{i}@example.com", "name": f"M{i}"} for i in range(5)]
-    try:
-        mailer.broadcast("hi", [*people, {"email": "nameless@example.com"}], broadcast_id="r1")
-        runtime = RuntimeConfig(concurrency=4, poll_wait_seconds=0)
-        LocalRuntime(app, runtime).run_until_idle(timeout=120)
-        (failed,) = failed_recipients(mailer.store, "r1")
-        assert failed.recipient == "nameless@example.com" and "name" in failed.reason
-        sources["hi.txt"] = "Hello {{ name | default('friend') }}"
-        mailer.templates = Templates(sources=sources)
-        assert retry_failed(mailer, "r1").queued == ["nameless@example.com"]
-        LocalRuntime(app, runtime).run_until_idle(timeout=120)
-        assert failed_recipients(mailer.store, "r1") == []
-        assert sorted(m.to[0] for m in transport.outbox) == sorted(
-            [p["email"] for p in people] + ["nameless@example.com"]
-        )
     finally:
         app.backend.close()

@@ -2,120 +2,78 @@
 
 Everything above ``backends/`` talks to these types only; the embedded (SQLite)
 and the AWS backend implement them and pass one contract suite
-(``tests/contract``).
+(``tests/contract``). ``BaseQueue`` holds every SQS rule once (Powertools' pattern:
+public methods validate, each backend implements a few small ``_`` methods), so the
+backends cannot drift in what they refuse.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-from tayori.errors import (
-    BatchEntryIdsNotDistinct,
-    BatchRequestTooLong,
-    ConfigError,
-    EmptyBatchRequest,
-    InvalidBatchEntryId,
-    InvalidBlobKey,
-    InvalidParameterValue,
-    MessageTooLong,
-    QueueNameInvalid,
-    TooManyEntriesInBatchRequest,
+from tayori.errors import ConfigError, InvalidBlobKey, QueueError, ReceiptHandleIsInvalid
+from tayori.wire.sqs import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_RETENTION_SECONDS,
+    DEFAULT_VISIBILITY_TIMEOUT,
+    MAX_BATCH_ENTRIES,
+    MAX_DELAY_SECONDS,
+    MAX_MESSAGE_SIZE,
+    MAX_RECEIVE_COUNT,
+    MAX_RETENTION_SECONDS,
+    MAX_VISIBILITY_TIMEOUT,
+    MAX_WAIT_SECONDS,
+    MIN_MESSAGE_SIZE_LIMIT,
+    MIN_RETENTION_SECONDS,
+    Attribute,
+    Attributes,
+    check_batch_ids,
+    check_batch_size,
+    check_message,
+    check_queue_name,
+    check_range,
+    message_size,
 )
 
-# SQS limits (see shared REFERENCE.md)
-MAX_BATCH_ENTRIES = 10
-MAX_ATTRIBUTES = 10
-MAX_DELAY_SECONDS = 900
-MAX_WAIT_SECONDS = 20
-MAX_VISIBILITY_TIMEOUT = 12 * 3600
-DEFAULT_VISIBILITY_TIMEOUT = 30
-DEFAULT_RETENTION_SECONDS = 4 * 24 * 3600
-MIN_RETENTION_SECONDS = 60
-MAX_RETENTION_SECONDS = 14 * 24 * 3600
-DEFAULT_MAX_MESSAGE_SIZE = 262_144
-MAX_MESSAGE_SIZE = 1_048_576
+# SQS's rules live in tayori.wire.sqs; re-exported for backends and their tests
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_RETENTION_SECONDS",
+    "DEFAULT_VISIBILITY_TIMEOUT",
+    "MAX_BATCH_ENTRIES",
+    "MAX_DELAY_SECONDS",
+    "MAX_RETENTION_SECONDS",
+    "MAX_VISIBILITY_TIMEOUT",
+    "MAX_WAIT_SECONDS",
+    "Attribute",
+    "Attributes",
+    "Backend",
+    "BaseQueue",
+    "BatchResult",
+    "BlobStore",
+    "EntryFailure",
+    "EntryResult",
+    "HandleEntry",
+    "Queue",
+    "QueueMessage",
+    "QueueSpec",
+    "QueueStats",
+    "RedrivePolicy",
+    "SendEntry",
+    "check_blob_key",
+    "check_bucket_name",
+    "check_queue_name",
+    "message_size",
+]
+
 MAX_BLOB_KEY_BYTES = 1024
-
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-_ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-_ATTR_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
-_ATTR_TYPE = re.compile(r"^(String|Number|Binary)(\.[A-Za-z0-9_.-]{1,200})?$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-@dataclass(frozen=True, slots=True)
-class Attribute:
-    """One SQS message attribute. ``data_type`` may carry a custom suffix (``String.json``)."""
-
-    data_type: str
-    value: str | bytes
-
-    @classmethod
-    def string(cls, value: str) -> Attribute:
-        return cls("String", value)
-
-    @classmethod
-    def number(cls, value: int | float) -> Attribute:
-        return cls("Number", str(value))
-
-    @property
-    def base_type(self) -> str:
-        return self.data_type.split(".", 1)[0]
-
-    def size(self, name: str) -> int:
-        """Bytes SQS counts for this attribute: name + type + value."""
-        raw = self.value if isinstance(self.value, bytes) else self.value.encode("utf-8")
-        return len(name.encode("utf-8")) + len(self.data_type.encode("utf-8")) + len(raw)
-
-    def to_lambda(self) -> dict[str, Any]:
-        """The shape Lambda puts in ``record.messageAttributes``."""
-        if self.base_type == "Binary":
-            raw = self.value if isinstance(self.value, bytes) else self.value.encode()
-            return {
-                "binaryValue": base64.b64encode(raw).decode("ascii"),
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": self.data_type,
-            }
-        return {
-            "stringValue": self.value,
-            "stringListValues": [],
-            "binaryListValues": [],
-            "dataType": self.data_type,
-        }
-
-    @classmethod
-    def from_lambda(cls, raw: Mapping[str, Any]) -> Attribute:
-        data_type = str(raw.get("dataType") or raw.get("DataType") or "String")
-        if data_type.split(".", 1)[0] == "Binary":
-            value = raw.get("binaryValue") or raw.get("BinaryValue") or b""
-            if isinstance(value, str):
-                value = base64.b64decode(value)
-            return cls(data_type, bytes(value))
-        value = raw.get("stringValue", raw.get("StringValue"))
-        return cls(data_type, "" if value is None else str(value))
-
-
-Attributes = Mapping[str, Attribute]
-
-
-def message_size(body: str, attributes: Attributes | None = None) -> int:
-    """Size the way SQS (and the extended clients) count it: body UTF-8 bytes + attributes."""
-    size = len(body.encode("utf-8"))
-    for name, attr in (attributes or {}).items():
-        size += attr.size(name)
-    return size
-
-
-def md5_of_body(body: str) -> str:
-    return hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +118,8 @@ class HandleEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
-    """A received message, as SQS hands it to a consumer."""
+class QueueMessage:
+    """A received message, as SQS hands it to a consumer (not an email: see ``tayori.mail``)."""
 
     message_id: str
     receipt_handle: str
@@ -216,11 +174,13 @@ class QueueSpec:
             MIN_RETENTION_SECONDS,
             MAX_RETENTION_SECONDS,
         )
-        check_range("MaximumMessageSize", self.max_message_size, 1024, MAX_MESSAGE_SIZE)
+        check_range(
+            "MaximumMessageSize", self.max_message_size, MIN_MESSAGE_SIZE_LIMIT, MAX_MESSAGE_SIZE
+        )
         check_range("DelaySeconds", self.delay_seconds, 0, MAX_DELAY_SECONDS)
         if self.redrive is not None:
             check_queue_name(self.redrive.dead_letter_queue)
-            check_range("maxReceiveCount", self.redrive.max_receive_count, 1, 1000)
+            check_range("maxReceiveCount", self.redrive.max_receive_count, 1, MAX_RECEIVE_COUNT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +215,7 @@ class Queue(Protocol):
         max_messages: int = 1,
         wait_seconds: int = 0,
         visibility_timeout: int | None = None,
-    ) -> list[Message]: ...
+    ) -> list[QueueMessage]: ...
 
     def delete(self, receipt_handle: str) -> None: ...
 
@@ -270,6 +230,153 @@ class Queue(Protocol):
     def stats(self) -> QueueStats: ...
 
     def spec(self) -> QueueSpec: ...
+
+
+class BaseQueue(ABC):
+    """The validating half of every queue: SQS's rules here, storage in the subclass.
+
+    A subclass implements ``spec`` / ``stats`` / ``_purge`` and the ``_`` methods below,
+    which only ever see input SQS would accept. Batch entries that fail validation are
+    reported per entry, as SQS does; the rest go to the backend in one call.
+    """
+
+    name: str
+    arn: str
+    _spec: QueueSpec | None = None
+
+    # -------------------------------------------------------------- for subclasses
+
+    @abstractmethod
+    def spec(self) -> QueueSpec:
+        """Read the queue's configuration (fresh) and cache it in ``self._spec``."""
+
+    @abstractmethod
+    def stats(self) -> QueueStats: ...
+
+    @abstractmethod
+    def _send_batch(self, entries: Sequence[SendEntry]) -> BatchResult: ...
+
+    @abstractmethod
+    def _receive(
+        self, max_messages: int, wait_seconds: int, visibility_timeout: int | None
+    ) -> list[QueueMessage]: ...
+
+    @abstractmethod
+    def _delete_batch(self, entries: Sequence[HandleEntry]) -> BatchResult: ...
+
+    @abstractmethod
+    def _change_visibility_batch(self, entries: Sequence[HandleEntry]) -> BatchResult: ...
+
+    @abstractmethod
+    def _purge(self) -> None: ...
+
+    def _send(self, entry: SendEntry) -> str:
+        return _single(self._send_batch([entry])).message_id or ""
+
+    def _delete(self, receipt_handle: str) -> None:
+        _single(self._delete_batch([HandleEntry("0", receipt_handle)]))
+
+    def _change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
+        _single(
+            self._change_visibility_batch([HandleEntry("0", receipt_handle, visibility_timeout)])
+        )
+
+    def _check_handle(self, receipt_handle: str) -> None:
+        if not isinstance(receipt_handle, str) or not receipt_handle.strip():
+            raise ReceiptHandleIsInvalid(
+                f"receipt handle {str(receipt_handle)[:40]!r} is not valid"
+            )
+
+    def _limit(self) -> int:
+        spec = self._spec if self._spec is not None else self.spec()
+        return spec.max_message_size
+
+    # -------------------------------------------------------------- public, validated
+
+    def send(self, body: str, attributes: Attributes | None = None, delay_seconds: int = 0) -> str:
+        """``delay_seconds=0`` (the default) means the queue's own DelaySeconds."""
+        check_message(body, attributes, delay_seconds, self._limit())
+        return self._send(SendEntry("0", body, attributes or {}, delay_seconds))
+
+    def send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
+        limit = self._limit()
+        check_batch_ids([e.id for e in entries])
+        check_batch_size([message_size(e.body, e.attributes) for e in entries], limit)
+        return self._per_entry(
+            entries,
+            lambda e: check_message(e.body, e.attributes, e.delay_seconds, limit),
+            self._send_batch,
+        )
+
+    def receive(
+        self,
+        max_messages: int = 1,
+        wait_seconds: int = 0,
+        visibility_timeout: int | None = None,
+    ) -> list[QueueMessage]:
+        check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH_ENTRIES)
+        check_range("WaitTimeSeconds", wait_seconds, 0, MAX_WAIT_SECONDS)
+        if visibility_timeout is not None:
+            check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
+        return self._receive(max_messages, wait_seconds, visibility_timeout)
+
+    def delete(self, receipt_handle: str) -> None:
+        """A stale handle succeeds (and may delete nothing), as SQS documents."""
+        self._check_handle(receipt_handle)
+        self._delete(receipt_handle)
+
+    def delete_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
+        check_batch_ids([e.id for e in entries])
+        return self._per_entry(
+            entries, lambda e: self._check_handle(e.receipt_handle), self._delete_batch
+        )
+
+    def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
+        check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
+        self._check_handle(receipt_handle)
+        self._change_visibility(receipt_handle, visibility_timeout)
+
+    def change_visibility_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
+        check_batch_ids([e.id for e in entries])
+
+        def check(entry: HandleEntry) -> None:
+            check_range("VisibilityTimeout", entry.visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
+            self._check_handle(entry.receipt_handle)
+
+        return self._per_entry(entries, check, self._change_visibility_batch)
+
+    def purge(self) -> None:
+        self._purge()
+
+    @staticmethod
+    def _per_entry(entries: Sequence[Any], check: Any, call: Any) -> BatchResult:
+        failed: list[EntryFailure] = []
+        valid: list[Any] = []
+        for entry in entries:
+            try:
+                check(entry)
+            except QueueError as exc:
+                failed.append(EntryFailure(entry.id, exc.code, str(exc)))
+            else:
+                valid.append(entry)
+        if not valid:
+            return BatchResult((), tuple(failed))
+        result = call(valid)
+        pos = {e.id: i for i, e in enumerate(entries)}
+        return BatchResult(
+            tuple(sorted(result.successful, key=lambda r: pos.get(r.id, 0))),
+            tuple(sorted([*failed, *result.failed], key=lambda f: pos.get(f.id, 0))),
+        )
+
+
+def _single(result: BatchResult) -> EntryResult:
+    """The one entry of a one-entry batch call, or its failure raised as the SQS error."""
+    if result.failed:
+        from tayori.errors import error_for_code
+
+        fail = result.failed[0]
+        raise error_for_code(fail.code, fail.message)
+    return result.successful[0]
 
 
 @runtime_checkable
@@ -315,94 +422,8 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-# --------------------------------------------------------------------------- validation
-# Shared by every backend so that both refuse the same input with the same error.
-
-
-def check_range(name: str, value: int, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidParameterValue(
-            f"{name} must be an integer from {low} to {high}, got {value!r}"
-        )
-
-
-def check_queue_name(name: str) -> str:
-    if not isinstance(name, str) or not _QUEUE_NAME.match(name):
-        raise QueueNameInvalid(
-            f"invalid queue name {name!r}: use 1-80 characters of A-Z a-z 0-9 _ - "
-            "(FIFO queues are not supported)"
-        )
-    return name
-
-
-def check_message(body: str, attributes: Attributes | None, delay_seconds: int, limit: int) -> int:
-    """Validate one message the way SQS does; return its counted size."""
-    if not isinstance(body, str) or body == "":
-        raise InvalidParameterValue("message body must be a non-empty string")
-    _check_body_chars(body)
-    check_range("DelaySeconds", delay_seconds, 0, MAX_DELAY_SECONDS)
-    attributes = attributes or {}
-    if len(attributes) > MAX_ATTRIBUTES:
-        raise InvalidParameterValue(
-            f"{len(attributes)} message attributes; SQS allows at most {MAX_ATTRIBUTES}"
-        )
-    for name, attr in attributes.items():
-        if not _ATTR_NAME.match(name) or name.lower().startswith(("aws.", "amazon.")):
-            raise InvalidParameterValue(f"invalid message attribute name {name!r}")
-        if not isinstance(attr, Attribute) or not _ATTR_TYPE.match(attr.data_type):
-            raise InvalidParameterValue(f"invalid data type for message attribute {name!r}")
-        if attr.base_type == "Number":
-            try:
-                float(str(attr.value))
-            except ValueError:
-                raise InvalidParameterValue(
-                    f"message attribute {name!r} is Number but {attr.value!r} is not a number"
-                ) from None
-        if attr.value in ("", b""):
-            raise InvalidParameterValue(f"message attribute {name!r} has an empty value")
-    size = message_size(body, attributes)
-    if size > limit:
-        raise MessageTooLong(
-            f"message of {size} bytes (body + attributes) is over the queue limit of {limit} bytes"
-        )
-    return size
-
-
-# SQS allows #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF
-# (written as the refused set: a negated class over all of Unicode takes ~7 ms to compile)
-_REFUSED_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _check_body_chars(body: str) -> None:
-    bad = _REFUSED_CHAR.search(body)
-    if bad is not None:
-        raise InvalidParameterValue(
-            f"message body contains a character SQS refuses: U+{ord(bad.group()):04X}"
-        )
-
-
-def check_batch_ids(ids: Sequence[str]) -> None:
-    if not ids:
-        raise EmptyBatchRequest("a batch request needs at least one entry")
-    if len(ids) > MAX_BATCH_ENTRIES:
-        raise TooManyEntriesInBatchRequest(
-            f"{len(ids)} entries in one batch; SQS allows at most {MAX_BATCH_ENTRIES}"
-        )
-    for entry_id in ids:
-        if not isinstance(entry_id, str) or not _ENTRY_ID.match(entry_id):
-            raise InvalidBatchEntryId(f"invalid batch entry id {entry_id!r}")
-    if len(set(ids)) != len(ids):
-        raise BatchEntryIdsNotDistinct("batch entry ids must be unique within a batch")
-
-
-def check_send_batch(entries: Sequence[SendEntry], limit: int) -> None:
-    """Batch-level checks; per-entry problems are reported per entry by the backend."""
-    check_batch_ids([e.id for e in entries])
-    total = sum(message_size(e.body, e.attributes) for e in entries)
-    if total > limit:
-        raise BatchRequestTooLong(
-            f"batch of {total} bytes is over the limit of {limit} bytes for one request"
-        )
+# --------------------------------------------------------------------------- blob rules
+# Shared by every blob store so that a key one backend refuses is refused by all.
 
 
 def check_bucket_name(bucket: str) -> str:

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from tayori.cli import broadcast, core, deploy, dlq, mail, plan
+from tayori.cli import broadcast, core, dashboard, deploy, dlq, mail, plan
 from tayori.cli.output import safe, state
 from tayori.errors import ConfigError, TayoriError
 
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (core, dlq, mail, broadcast, plan, deploy):
+for module in (core, dlq, mail, broadcast, plan, deploy, dashboard):
     module.register(app)
 
 # Typer vendors Click in recent releases and uses click itself in older ones: find the

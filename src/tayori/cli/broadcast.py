@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from tayori.cli.output import echo, emit, one_line_errors, table
-from tayori.errors import ConfigError
+from tayori.errors import ConfigError, NoSuchBroadcast
 
 MAILER_HELP = (
     "module:attr of your Mailer, imported from the current directory "
@@ -59,6 +59,7 @@ def register(app: typer.Typer) -> None:
     def failed(
         broadcast_id: str = typer.Argument(..., help="the broadcast id (tayori status lists them)"),
         mailer_spec: str | None = typer.Option(None, "--app", help=MAILER_HELP),
+        limit: int = typer.Option(1000, "--limit", min=1, help="recipients to list at most"),
         as_json: bool = typer.Option(False, "--json", help="one JSON object"),
     ) -> None:
         """List the recipients whose send failed, with the reason. Exit 1 if there are any."""
@@ -66,12 +67,12 @@ def register(app: typer.Typer) -> None:
 
         with one_line_errors():
             store = _store(mailer_spec)
-            rows = failed_recipients(store, broadcast_id)
-            status = store.status(broadcast_id)
+            status = _status(store, broadcast_id)
+            rows = failed_recipients(store, broadcast_id, limit)
             data = {
                 "broadcast_id": broadcast_id,
                 "failed": [r.to_dict() for r in rows],
-                "status": status.to_dict() if status else None,
+                "status": status.to_dict(),
             }
             emit(data, as_json, lambda: _print_failed(data))
             if rows:
@@ -83,14 +84,30 @@ def register(app: typer.Typer) -> None:
         mailer_spec: str | None = typer.Option(None, "--app", help=MAILER_HELP),
         as_json: bool = typer.Option(False, "--json", help="one JSON object"),
     ) -> None:
-        """Queue the failed recipients' sends again (never a second copy to anyone already
-        sent); a worker delivers them."""
-        from tayori.mail.recovery import retry_failed
+        """Re-queue the failed recipients' sends from the DLQ (never a second copy to anyone
+        already sent); a worker delivers them."""
+        from tayori.mail.recovery import describe, retry_failed
 
         with one_line_errors():
-            result = retry_failed(_mailer(mailer_spec), broadcast_id)
-            data = result.to_dict()
-            emit(data, as_json, lambda: _print_retry(data))
+            mailer = _mailer(mailer_spec)
+            _status(mailer.store, broadcast_id)
+            result = retry_failed(
+                mailer.store,
+                mailer.app.backend,
+                broadcast_id,
+                queue=mailer.deliver.queue,
+                task=mailer.deliver.name,
+                readable_buckets=mailer.app.settings.readable_buckets,
+            )
+            data = {"broadcast_id": broadcast_id, **result.to_dict()}
+            emit(data, as_json, lambda: echo(f"broadcast {broadcast_id}: {describe(result)}"))
+
+
+def _status(store: Any, broadcast_id: str) -> Any:
+    status = store.status(broadcast_id)
+    if status is None:
+        raise NoSuchBroadcast(f"no broadcast {broadcast_id!r} in the mail store")
+    return status
 
 
 def _print_failed(data: dict[str, Any]) -> None:
@@ -104,14 +121,8 @@ def _print_failed(data: dict[str, Any]) -> None:
     if status.get("pending"):
         echo(
             f"{status['pending']} recipients have no outcome yet: still queued, or their send "
-            "is in the DLQ (tayori dlq list mail; tayori dlq redrive mail)",
+            "is in the DLQ after repeated transient errors (tayori dlq list mail)",
             err=True,
         )
     if rows:
         echo(f"re-send to them: tayori broadcast retry {data['broadcast_id']}", err=True)
-
-
-def _print_retry(data: dict[str, Any]) -> None:
-    echo(f"broadcast {data['broadcast_id']}: {data['queued']} failed recipients queued again")
-    for item in data["skipped"]:
-        echo(f"  skipped {item['recipient']}: {item['why']}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from tayori.cli.output import echo, emit, one_line_errors, state
+from tayori.cli.output import echo, emit, fail, one_line_errors, state
 from tayori.cli.status import print_status, status_data
 from tayori.errors import ConfigError
 
@@ -24,6 +24,8 @@ APP_OPTION_HELP = (
     "(default: the mail app in ./templates)"
 )
 DEFAULT_APP = "tayori.mail.default:app"
+
+__all__ = ["DEFAULT_APP", "app_from", "existing_backend", "fail", "one_line_errors", "register"]
 
 
 def app_from(ref: str | None) -> Any:

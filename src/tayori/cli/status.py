@@ -30,9 +30,9 @@ def status_data(backend: Any) -> dict[str, Any]:
     }
     directory = getattr(backend, "directory", None)
     if directory is not None:
-        from tayori.runtime.stats import read_worker_stats
+        from tayori.runtime.counters import read_counters
 
-        data["workers"] = read_worker_stats(directory)
+        data["workers"] = read_counters(directory)
     else:  # on AWS the counters are CloudWatch metrics
         data["workers"] = None
     return data
@@ -95,10 +95,10 @@ def render(data: dict[str, Any]) -> Any:
         )
     workers = data.get("workers")
     if workers is not None:
-        c = workers["counters"]
+        c = workers["total"]
         parts.append(
             Text(
-                f"workers: {workers['running']} running, {len(workers['workers'])} recorded; "
+                f"workers: {workers['live']} running, {len(workers['workers'])} recorded; "
                 + ", ".join(f"{name.replace('_', ' ')} {c[name]}" for name in COUNTER_NAMES)
             )
         )

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tayori.errors import ConfigError, TayoriError
+from tayori.errors import ConfigError, PackageError
 
 # Lambda quotas: direct upload of a zip, and the unzipped function + layers.
 MAX_ZIPPED_DIRECT = 50 * 1024 * 1024
@@ -44,10 +44,6 @@ SKIP_DIRS = frozenset(
         "tests",
     }
 )
-
-
-class PackageError(TayoriError):
-    """The package could not be built, or is over Lambda's limits."""
 
 
 @dataclass(frozen=True, slots=True)

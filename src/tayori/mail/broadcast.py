@@ -126,13 +126,11 @@ class Mailer:
         if len(head) <= self.inline_limit:
             total = len(head)
             payload = {**base, "id": f"{bid}:fanout", "recipients": head}
-            where: dict[str, Any] = {"recipients": head}
         else:
             keys, total = self._store_chunks(bid, head, stream)
             payload = {**base, "id": f"{bid}:fanout", "chunks": keys}
-            where = {"chunks": keys}
         if not known:
-            write_spec(self._blobs(), bid, spec, where)
+            write_spec(self._blobs(), bid, spec)
         self.store.start_broadcast(bid, template)
         self.store.set_total(bid, total)
         self.fanout.send(payload)
@@ -323,21 +321,9 @@ def load_mailer(spec: str | Mailer) -> Mailer:
     """``"module:attr"`` naming a Mailer (or an object with a ``.mailer``) -> the Mailer."""
     if isinstance(spec, Mailer):
         return spec
-    import importlib
-    import sys
-    from pathlib import Path
+    from tayori.loader import load_object
 
-    module_name, _, attr = str(spec).partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"a mailer is named module:attr, got {spec!r}")
-    sys.path.insert(0, str(Path.cwd()))
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name!r}: {exc}") from None
-    finally:
-        sys.path.pop(0)
-    obj = getattr(module, attr, None)
+    obj = load_object(str(spec))
     obj = getattr(obj, "mailer", obj)
     if not isinstance(obj, Mailer):
         raise ConfigError(f"{spec} is not a tayori.mail.Mailer")

@@ -15,20 +15,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
-from tayori.errors import PermanentError
-
-
-class InvalidMessage(PermanentError):
-    """The message cannot be sent as built (injection, bad address, no body)."""
-
-
-class HeaderInjection(InvalidMessage):
-    """A header value contains CR, LF or NUL."""
-
-
-class InvalidAddress(InvalidMessage):
-    """An address is not a valid ``local@domain`` mailbox."""
-
+from tayori.errors import HeaderInjection, InvalidAddress, InvalidMessage
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")

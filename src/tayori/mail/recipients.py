@@ -13,13 +13,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from tayori.errors import TayoriError
+from tayori.errors import BadRecipients
 
 Recipient = dict[str, Any]
-
-
-class BadRecipients(TayoriError):
-    """A recipients file or entry that cannot be read (not a bad address: those are counted)."""
 
 
 def normalise(item: str | Mapping[str, Any]) -> Recipient:

@@ -1,28 +1,29 @@
-"""Broadcast recovery: list the recipients whose send failed, and re-send exactly those.
+"""Broadcast recovery: list a broadcast's failed recipients and re-send exactly those.
 
-Why re-sending is safe with the same idempotency key (``<broadcast>:<recipient>``):
-a send that failed raised inside its idempotency guard, and Powertools deletes the
-in-progress record of a call that raised, so the key is free again and the new
-message runs. A recipient already sent is never sent again: ``retry_failed`` only
-picks rows whose outcome is ``failed``, the send task skips a recipient whose outcome
-is ``sent`` before it renders anything, and two copies of a retry racing each other
-meet the same idempotency lock (one runs, the other is a duplicate).
-
-The recipients' per-person variables come from what ``Mailer.broadcast`` kept (the
-spec: inline recipients or the chunk keys); recipients that failed before any send
-was queued (an invalid address) are reported as skipped, not re-sent.
+A failed recipient is an outcome row with status ``failed`` (a ``PermanentError`` in
+the send task: a template bug, a provider's hard refusal). Its send message went to the
+mail queue's DLQ with the reason, carrying everything needed to send it again (template,
+context, the recipient's variables). ``retry_failed`` moves exactly those dead letters
+back to the mail queue, so the re-send is the original send: same idempotency key, and
+the send task skips anyone whose outcome is already ``sent``; a second copy to a
+recipient already sent is never made. Failed recipients without a dead letter (an
+invalid address refused at fan-out, or a purged DLQ) are reported, not guessed at.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from tayori.errors import ConfigError, NoSuchBroadcast
-from tayori.mail.message import InvalidMessage, address_of, check_address
-from tayori.mail.spec import BroadcastSpec, read_spec
+from tayori.backends.base import QueueMessage
+from tayori.dlq_select import move_where
+from tayori.errors import ConfigError, TayoriError
+from tayori.mail.message import address_of
+from tayori.mail.store import FAILED, SqliteMailStore
+from tayori.wire.claimcheck import resolve
+from tayori.wire.envelope import Envelope
+
+MAX_SCAN_PAGES = 200  # DynamoDB scan pages read at most for one listing
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,75 +33,142 @@ class FailedRecipient:
     at: float
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"recipient": self.recipient, "reason": self.reason, "at": self.at}
 
 
-@dataclass
+@dataclass(slots=True)
 class RetryResult:
-    broadcast_id: str
-    queued: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (recipient, why)
+    """What ``retry_failed`` did: ``requeued`` sends, and failed recipients it could not
+    re-send because no dead letter holds their message."""
+
+    requeued: int = 0
+    failed: int = 0
+    not_found: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "broadcast_id": self.broadcast_id,
-            "queued": len(self.queued),
-            "recipients": self.queued,
-            "skipped": [{"recipient": r, "why": why} for r, why in self.skipped],
-        }
+        return {"requeued": self.requeued, "failed": self.failed, "not_found": self.not_found}
 
 
-def failed_recipients(store: Any, broadcast_id: str) -> list[FailedRecipient]:
-    """Every recipient of ``broadcast_id`` whose outcome is failed, with the reason."""
-    if store.status(broadcast_id) is None:
-        raise NoSuchBroadcast(f"no broadcast {broadcast_id!r} in the mail store")
-    return [FailedRecipient(r, reason, at) for r, reason, at in store.failures(broadcast_id)]
+def failed_recipients(store: Any, broadcast_id: str, limit: int = 1000) -> list[FailedRecipient]:
+    """Up to ``limit`` failed recipients of one broadcast with their reasons."""
+    own = getattr(store, "failed", None)
+    if callable(own):  # a store that lists them itself
+        return [_as_failed(row) for row in own(broadcast_id, limit)]
+    if isinstance(store, SqliteMailStore):
+        rows = (
+            store._db.read()
+            .execute(
+                "SELECT recipient, detail, at FROM outcomes WHERE broadcast_id = ? AND status = ?"
+                " ORDER BY at, recipient LIMIT ?",
+                (broadcast_id, FAILED, limit),
+            )
+            .fetchall()
+        )
+        return [FailedRecipient(r[0], r[1], float(r[2])) for r in rows]
+    if hasattr(store, "client") and hasattr(store, "table"):
+        return _dynamodb_failed(store, broadcast_id, limit)
+    raise ConfigError(f"{type(store).__name__} cannot list failed recipients")
 
 
-def retry_failed(mailer: Any, broadcast_id: str) -> RetryResult:
-    """Queue one send per failed recipient of ``broadcast_id`` (same key, same content)."""
-    failed = {f.recipient: f for f in failed_recipients(mailer.store, broadcast_id)}
-    result = RetryResult(broadcast_id)
+def _as_failed(row: Any) -> FailedRecipient:
+    if isinstance(row, FailedRecipient):
+        return row
+    if isinstance(row, dict):
+        return FailedRecipient(
+            str(row.get("recipient", "")),
+            str(row.get("reason", row.get("detail", ""))),
+            float(row.get("at", 0.0)),
+        )
+    recipient, reason, *rest = row
+    return FailedRecipient(str(recipient), str(reason), float(rest[0]) if rest else 0.0)
+
+
+def _dynamodb_failed(store: Any, broadcast_id: str, limit: int) -> list[FailedRecipient]:
+    """Outcome items have no index by broadcast: a filtered scan, paged and capped."""
+    prefix = f"outcome#{broadcast_id}#"
+    found: list[FailedRecipient] = []
+    kwargs: dict[str, Any] = {
+        "TableName": store.table,
+        "FilterExpression": "begins_with(pk, :p) AND #s = :f",
+        "ExpressionAttributeNames": {"#s": "status", "#at": "at"},
+        "ExpressionAttributeValues": {":p": {"S": prefix}, ":f": {"S": FAILED}},
+        "ProjectionExpression": "pk, detail, #at",
+    }
+    for _ in range(MAX_SCAN_PAGES):
+        resp = store.client.scan(**kwargs)
+        for item in resp.get("Items", []):
+            found.append(
+                FailedRecipient(
+                    item["pk"]["S"].removeprefix(prefix),
+                    item.get("detail", {}).get("S", ""),
+                    float(item.get("at", {}).get("N", "0")),
+                )
+            )
+        start = resp.get("LastEvaluatedKey")
+        if not start or len(found) >= limit:
+            break
+        kwargs["ExclusiveStartKey"] = start
+    found.sort(key=lambda f: (f.at, f.recipient))
+    return found[:limit]
+
+
+def retry_failed(
+    store: Any,
+    backend: Any,
+    broadcast_id: str,
+    *,
+    queue: str = "mail",
+    task: str = "mail.send",
+    readable_buckets: frozenset[str] | None = None,
+    limit: int = 100_000,
+) -> RetryResult:
+    """Move the dead-lettered sends of ``broadcast_id``'s failed recipients back to
+    ``queue``. Safe to repeat: a recipient already sent is skipped by the send task."""
+    failed = {f.recipient for f in failed_recipients(store, broadcast_id, limit)}
+    result = RetryResult(failed=len(failed))
     if not failed:
         return result
-    blobs = mailer.app.backend.blob_store(mailer.app.settings.bucket)
-    spec = read_spec(blobs, broadcast_id)
-    if spec is None:
-        raise ConfigError(
-            f"broadcast {broadcast_id!r} kept no record of its recipients (sent by an older "
-            "tayori); send it again with the same --broadcast-id and recipients file"
-        )
-    base: dict[str, Any] = {"bid": broadcast_id, "template": spec.template}
-    base["context"] = spec.context
-    if spec.sender is not None:
-        base["sender"] = spec.sender
-    sends = []
-    for r in _recipients(spec, blobs):
-        email = r.get("email", "")
-        addr = address_of(email) or email
-        if addr not in failed or addr in result.queued:
-            continue
-        try:
-            check_address(email)
-        except InvalidMessage as exc:
-            result.skipped.append((addr, f"invalid address: {exc}"))
-            failed.pop(addr)
-            continue
-        variables = {k: v for k, v in r.items() if k != "email"}
-        sends.append({**base, "id": f"{broadcast_id}:{addr}", "to": email, "vars": variables})
-        result.queued.append(addr)
-        failed.pop(addr)
-    for addr in sorted(failed):
-        result.skipped.append((addr, "not in the broadcast's recipient list"))
-    if sends:
-        mailer.deliver.send_many(sends)
+    source = backend.get_queue(queue)
+    redrive = source.spec().redrive
+    if redrive is None:
+        raise ConfigError(f"queue {queue!r} has no dead-letter queue to retry from")
+    dlq = backend.get_queue(redrive.dead_letter_queue)
+    buckets = readable_buckets or frozenset([backend.default_bucket])
+    moved: set[str] = set()
+
+    def choose(message: QueueMessage) -> bool:
+        who = _recipient_of(message, backend, buckets, task, broadcast_id)
+        if who in failed and who not in moved:  # a second dead copy stays where it is
+            moved.add(who)
+            return True
+        return False
+
+    result.requeued = move_where(dlq, source, choose, done=lambda: moved >= failed)
+    result.not_found = sorted(failed - moved)
     return result
 
 
-def _recipients(spec: BroadcastSpec, blobs: Any) -> Iterator[dict[str, Any]]:
-    if spec.recipients is not None:
-        yield from spec.recipients
-    for key in spec.chunks or []:
-        for line in blobs.get(key).decode("utf-8").splitlines():
-            if line.strip():
-                yield json.loads(line)
+def _recipient_of(
+    message: QueueMessage, backend: Any, buckets: frozenset[str], task: str, bid: str
+) -> str | None:
+    """The recipient a dead letter was sending to, when it is ``task`` of broadcast ``bid``."""
+    try:
+        body, _ = resolve(message.body, message.attributes, backend.blob_store, buckets)
+        envelope = Envelope.parse(body)
+    except (TayoriError, ValueError):
+        return None
+    payload = envelope.payload
+    if envelope.task != task or not isinstance(payload, dict) or payload.get("bid") != bid:
+        return None
+    to = payload.get("to")
+    return address_of(to) if isinstance(to, str) else None
+
+
+def describe(result: RetryResult) -> str:
+    """One line for people."""
+    line = f"{result.requeued} of {result.failed} failed recipients re-queued"
+    if result.not_found:
+        some = ", ".join(result.not_found[:3])
+        more = ", ..." if len(result.not_found) > 3 else ""
+        line += f"; {len(result.not_found)} have no dead letter to retry ({some}{more})"
+    return line

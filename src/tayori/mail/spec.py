@@ -1,16 +1,17 @@
 """What a broadcast was sent with, kept beside its recipient chunks in the blob store.
 
-``tayori/broadcasts/<id>/spec.json`` holds the template, context and sender (so a second
-``send`` with the same id and other content is refused) and where its recipients are
-(inline, or the chunk keys), so ``tayori broadcast retry`` can rebuild exactly the
-sends that failed. It is written once, by the first ``broadcast`` with that id.
+``tayori/broadcasts/<id>/spec.json`` holds the template, context and sender and their
+fingerprint, so that a second ``send`` with the same id and other content is refused
+(its sends would mix two messages under one id; the idempotency keys would make the
+new content silently lose to the old). It is written once, by the first ``broadcast``
+with that id.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tayori.errors import BlobNotFound
@@ -23,8 +24,6 @@ class BroadcastSpec:
     template: str
     context: dict[str, Any]
     sender: str | None = None
-    recipients: list[dict[str, Any]] | None = field(default=None, compare=False)
-    chunks: list[str] | None = field(default=None, compare=False)
 
     @property
     def fingerprint(self) -> str:
@@ -49,13 +48,12 @@ def spec_key(broadcast_id: str) -> str:
     return f"{SPEC_PREFIX}/{broadcast_id}/spec.json"
 
 
-def write_spec(blobs: Any, broadcast_id: str, spec: BroadcastSpec, where: dict[str, Any]) -> None:
+def write_spec(blobs: Any, broadcast_id: str, spec: BroadcastSpec) -> None:
     data = {
         "template": spec.template,
         "context": spec.context,
         "sender": spec.sender,
         "fingerprint": spec.fingerprint,
-        **where,
     }
     blobs.put(spec_key(broadcast_id), json.dumps(data, ensure_ascii=False).encode("utf-8"))
 
@@ -66,10 +64,4 @@ def read_spec(blobs: Any, broadcast_id: str) -> BroadcastSpec | None:
     except BlobNotFound:
         return None
     data = json.loads(raw.decode("utf-8"))
-    return BroadcastSpec(
-        data["template"],
-        data.get("context") or {},
-        data.get("sender"),
-        recipients=data.get("recipients"),
-        chunks=data.get("chunks"),
-    )
+    return BroadcastSpec(data["template"], data.get("context") or {}, data.get("sender"))

@@ -81,7 +81,6 @@ class MailStore(Protocol):
     def outcome(self, broadcast_id: str, recipient: str) -> str | None: ...
     def status(self, broadcast_id: str) -> BroadcastStatus | None: ...
     def broadcasts(self, limit: int = 20) -> list[BroadcastStatus]: ...
-    def failures(self, broadcast_id: str) -> list[tuple[str, str, float]]: ...
 
 
 class SqliteMailStore:
@@ -175,17 +174,6 @@ class SqliteMailStore:
             .fetchall()
         )
         return [s for (i,) in ids if (s := self.status(i)) is not None]
-
-    def failures(self, broadcast_id: str) -> list[tuple[str, str, float]]:
-        """(recipient, reason, at) of every recipient whose outcome is failed."""
-        return [
-            (r[0], r[1], r[2])
-            for r in self._db.read().execute(
-                "SELECT recipient, detail, at FROM outcomes WHERE broadcast_id = ? "
-                "AND status = ? ORDER BY recipient",
-                (broadcast_id, FAILED),
-            )
-        ]
 
     def close(self) -> None:
         self._db.close()

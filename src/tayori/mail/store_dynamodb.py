@@ -26,7 +26,7 @@ import time
 import zlib
 from typing import Any
 
-from tayori.errors import RetryLater
+from tayori.errors import ConfigError, RetryLater
 from tayori.mail.store import FAILED, SENT, SUPPRESSED, BroadcastStatus
 
 STATUSES = (SENT, FAILED, SUPPRESSED)
@@ -86,7 +86,7 @@ class DynamoDBMailStore:
 
     def __init__(self, client: Any, table: str, *, shards: int = 8) -> None:
         if not 1 <= shards <= 99:
-            raise ValueError("shards must be 1-99 (status reads them in one BatchGetItem)")
+            raise ConfigError("shards must be 1-99 (status reads them in one BatchGetItem)")
         self.client, self.table, self.shards = client, table, shards
 
     # suppression ---------------------------------------------------------------
@@ -129,7 +129,7 @@ class DynamoDBMailStore:
 
     def record(self, broadcast_id: str, recipient: str, status: str, detail: str = "") -> None:
         if status not in STATUSES:
-            raise ValueError(f"unknown outcome status {status!r}")
+            raise ConfigError(f"unknown outcome status {status!r}")
         key = _s(f"outcome#{broadcast_id}#{recipient}")
         shard = zlib.crc32(recipient.encode("utf-8")) % self.shards
         fields = {":s": _s(status), ":d": _s(detail[:500]), ":at": _n(time.time())}
@@ -222,32 +222,6 @@ class DynamoDBMailStore:
         )
         ids = [i["pk"]["S"].removeprefix("broadcast#") for i in resp.get("Items", [])]
         return [s for i in ids if (s := self.status(i)) is not None]
-
-    def failures(self, broadcast_id: str) -> list[tuple[str, str, float]]:
-        """(recipient, reason, at) of failed recipients: a filtered Scan of the table,
-        paid once per recovery command, not on the sending path."""
-        prefix = f"outcome#{broadcast_id}#"
-        found: list[tuple[str, str, float]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "FilterExpression": "begins_with(pk, :p) AND #s = :f",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":p": _s(prefix), ":f": _s(FAILED)},
-            "ConsistentRead": True,
-        }
-        while True:
-            resp = self.client.scan(**kwargs)
-            for item in resp.get("Items", []):
-                found.append(
-                    (
-                        item["pk"]["S"].removeprefix(prefix),
-                        item.get("detail", {}).get("S", ""),
-                        float(item.get("at", {}).get("N", 0)),
-                    )
-                )
-            if "LastEvaluatedKey" not in resp:
-                return sorted(found)
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def close(self) -> None:
         """The client belongs to the backend; nothing to release here."""

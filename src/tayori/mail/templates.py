@@ -17,19 +17,10 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from tayori.errors import PermanentError
+from tayori.errors import TemplateError
 
 PARTS = ("subject", "txt", "html")
 _SUFFIXES = ("", ".j2")
-
-
-class TemplateError(PermanentError):
-    """A template is missing or failed to render for a recipient."""
-
-    def __init__(self, message: str, *, template: str, recipient: str | None) -> None:
-        super().__init__(message)
-        self.template = template
-        self.recipient = recipient
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from tayori.errors import ConfigError, TayoriError
+from tayori.errors import ConfigError, InvalidToken
 from tayori.mail.message import address_of
 
 DEFAULT_TTL = 60 * 24 * 3600  # Gmail and Yahoo expect the link to work for a while
-
-
-class InvalidToken(TayoriError):
-    """An unsubscribe token that is malformed, forged, tampered with or expired."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 
 from tayori.app import App
-from tayori.backends.base import MAX_BATCH_ENTRIES, HandleEntry, Message
-from tayori.handler import ERROR_TYPE_ATTRIBUTE
+from tayori.backends.base import MAX_BATCH_ENTRIES, HandleEntry, QueueMessage
+from tayori.wire.reasons import ERROR_TYPE_ATTRIBUTE
 
 MODULE = "tayori.reliability.worker"
 
@@ -88,7 +88,7 @@ def dead_letters(app: App, queue: str) -> tuple[dict[str, int], list[str]]:
     Peeked (received, then handed straight back), so they stay for inspection/redrive.
     """
     dlq = app.queue(app.dead_letter_queue_name(queue))
-    held: list[Message] = []
+    held: list[QueueMessage] = []
     seen: set[str] = set()
     while True:
         batch = dlq.receive(MAX_BATCH_ENTRIES, 0, 30)

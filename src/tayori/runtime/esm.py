@@ -11,6 +11,11 @@ log = logging.getLogger("tayori.runtime")
 MAX_BATCH_SIZE = 10_000
 MAX_BATCHING_WINDOW = 300.0
 MAX_FUNCTION_TIMEOUT = 900.0
+INITIAL_CONCURRENCY = 5  # concurrent batches an SQS mapping starts with
+MAX_MAPPING_CONCURRENCY = 1_250  # per mapping, without ScalingConfig
+MAX_SCALING_CONCURRENCY = 1_000  # ScalingConfig.MaximumConcurrency (2-1000)
+MIN_SCALING_CONCURRENCY = 2
+MAX_LOCAL_CONCURRENCY = 10_000  # the local runtime's own cap (threads in one process)
 
 
 def succeeded_ids(batch_ids: Sequence[str], response: Any) -> set[str]:

@@ -18,12 +18,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from tayori.backends.base import MAX_BATCH_ENTRIES, HandleEntry, Message, Queue
+from tayori.backends.base import (
+    MAX_BATCH_ENTRIES,
+    MAX_WAIT_SECONDS,
+    HandleEntry,
+    Queue,
+    QueueMessage,
+)
 from tayori.errors import ConfigError, QueueError
 from tayori.runtime.esm import (
+    INITIAL_CONCURRENCY,
     MAX_BATCH_SIZE,
     MAX_BATCHING_WINDOW,
     MAX_FUNCTION_TIMEOUT,
+    MAX_LOCAL_CONCURRENCY,
     check_visibility_timeout,
     succeeded_ids,
 )
@@ -34,28 +42,50 @@ HandlerFn = Callable[[dict[str, Any], Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """What one runtime polls and what it invokes, as an event source mapping is
+    configured: queues + a function. The runtime never creates queues."""
+
+    queues: tuple[Queue, ...]
+    handler: HandlerFn
+    function_name: str = "tayori"
+    region: str = "local"
+
+    def __post_init__(self) -> None:
+        if not self.queues:
+            raise ConfigError("a runtime needs at least one queue to poll")
+
+
+@dataclass(frozen=True, slots=True)
 class RuntimeConfig:
     concurrency: int = 10
     batch_size: int = 10
     batching_window: float = 0.0
     function_timeout: float = 30.0
-    initial_concurrency: int = 5
+    initial_concurrency: int = INITIAL_CONCURRENCY
     poll_wait_seconds: int = 1
     queues: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if not 1 <= self.concurrency <= 10_000:
-            raise ConfigError(f"concurrency must be 1-10000, got {self.concurrency}")
+        if not 1 <= self.concurrency <= MAX_LOCAL_CONCURRENCY:
+            raise ConfigError(
+                f"concurrency must be 1-{MAX_LOCAL_CONCURRENCY}, got {self.concurrency}"
+            )
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise ConfigError(f"batch size must be 1-{MAX_BATCH_SIZE}, got {self.batch_size}")
         if not 0 <= self.batching_window <= MAX_BATCHING_WINDOW:
-            raise ConfigError(f"batching window must be 0-300 s, got {self.batching_window}")
+            raise ConfigError(
+                f"batching window must be 0-{MAX_BATCHING_WINDOW:g} s, got {self.batching_window}"
+            )
         if self.batch_size > MAX_BATCH_ENTRIES and self.batching_window < 1:
             raise ConfigError("a batch size over 10 needs a batching window of at least 1 s")
         if not 0 < self.function_timeout <= MAX_FUNCTION_TIMEOUT:
-            raise ConfigError(f"function timeout must be 0-900 s, got {self.function_timeout}")
-        if not 0 <= self.poll_wait_seconds <= 20:
-            raise ConfigError("poll wait must be 0-20 s")
+            raise ConfigError(
+                f"function timeout must be 0-{MAX_FUNCTION_TIMEOUT:g} s, "
+                f"got {self.function_timeout}"
+            )
+        if not 0 <= self.poll_wait_seconds <= MAX_WAIT_SECONDS:
+            raise ConfigError(f"poll wait must be 0-{MAX_WAIT_SECONDS} s")
 
 
 @dataclass
@@ -105,19 +135,30 @@ class _Group:
         self.queue = queue
         self.size = 0
         self.lock = threading.Lock()
+        self.failing_since: float | None = None  # receives failing: log once, not per poll
+
+    def receive_failed(self, exc: Exception) -> None:
+        with self.lock:
+            if self.failing_since is not None:
+                return
+            self.failing_since = time.monotonic()
+        log.warning("receive from %s failing (%s); pollers back off", self.queue.name, exc)
+
+    def receive_worked(self) -> None:
+        if self.failing_since is None:
+            return
+        with self.lock:
+            since, self.failing_since = self.failing_since, None
+        if since is not None:
+            took = time.monotonic() - since
+            log.warning("receive from %s works again after %.0f s", self.queue.name, took)
 
 
 class LocalRuntime:
-    def __init__(
-        self,
-        app: Any,
-        config: RuntimeConfig | None = None,
-        *,
-        handler: HandlerFn | None = None,
-    ) -> None:
-        self.app = app
+    def __init__(self, source: Source, config: RuntimeConfig | None = None) -> None:
+        self.source = source
         self.config = config or RuntimeConfig()
-        self.handler: HandlerFn = handler or app.lambda_handler
+        self.handler: HandlerFn = source.handler
         self.stats = RunStats()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -134,29 +175,25 @@ class LocalRuntime:
 
     @property
     def queue_names(self) -> list[str]:
-        return list(self.config.queues) if self.config.queues else list(self.app.queue_names)
+        return [q.name for q in self.source.queues]
 
     @property
     def running_invocations(self) -> int:
         return self._running
 
     def start(self) -> None:
-        names = self.queue_names
-        if not names:
-            raise ConfigError(f"app {self.app.name!r} has no tasks, so no queues to poll")
         self._stopping.clear()
         self._started_at = time.monotonic()
-        for name in names:
-            queue = self.app.queue(name)
+        for queue in self.source.queues:
             try:
                 warning = check_visibility_timeout(
-                    name,
+                    queue.name,
                     queue.spec().visibility_timeout,
                     self.config.function_timeout,
                     self.config.batching_window,
                 )
             except QueueError as exc:  # advisory only: a throttled queue must not stop the start
-                warning = f"queue {name}: cannot check the visibility timeout now: {exc}"
+                warning = f"queue {queue.name}: cannot check the visibility timeout now: {exc}"
             if warning:
                 log.warning(warning)
             group = _Group(queue)
@@ -235,7 +272,7 @@ class LocalRuntime:
     def _poll(self, group: _Group) -> None:
         try:
             while not self._stopping.is_set():
-                batch = self._gather(group.queue)
+                batch = self._gather(group)
                 if batch:
                     self._last_work = time.monotonic()
                 if not batch:
@@ -263,16 +300,17 @@ class LocalRuntime:
         with group.lock:
             group.size -= 1
 
-    def _gather(self, queue: Queue) -> list[Message]:
-        size = self.config.batch_size
+    def _gather(self, group: _Group) -> list[QueueMessage]:
+        queue, size = group.queue, self.config.batch_size
         try:
             batch = queue.receive(
                 min(MAX_BATCH_ENTRIES, size), wait_seconds=self.config.poll_wait_seconds
             )
         except QueueError as exc:
-            log.warning("receive from %s failed: %s; backing off", queue.name, exc)
+            group.receive_failed(exc)
             self._stopping.wait(1.0)
             return []
+        group.receive_worked()
         if not batch or (len(batch) >= size) or self.config.batching_window <= 0:
             return batch
         window_end = time.monotonic() + self.config.batching_window
@@ -283,7 +321,7 @@ class LocalRuntime:
             try:
                 more = queue.receive(
                     min(MAX_BATCH_ENTRIES, size - len(batch)),
-                    wait_seconds=min(20, max(0, int(left))),
+                    wait_seconds=min(MAX_WAIT_SECONDS, max(0, int(left))),
                 )
             except QueueError:
                 break
@@ -304,10 +342,11 @@ class LocalRuntime:
                 self._pool = ThreadPoolExecutor(size, thread_name_prefix="tayori-invoke")
             return self._pool
 
-    def _invoke(self, queue: Queue, batch: list[Message]) -> None:
-        region = getattr(self.app.backend, "region", "local")
+    def _invoke(self, queue: Queue, batch: list[QueueMessage]) -> None:
+        region = self.source.region
         event = {"Records": [m.to_lambda_record(queue.arn, region) for m in batch]}
-        context = LambdaContext(f"{self.app.name}-{queue.name}", self.config.function_timeout)
+        name = f"{self.source.function_name}-{queue.name}"
+        context = LambdaContext(name, self.config.function_timeout)
         done = threading.Event()
         box: dict[str, Any] = {}
 
@@ -346,7 +385,7 @@ class LocalRuntime:
         self.stats.add(failed_records=len(batch) - sum(m.message_id in ok for m in batch))
         self._delete(queue, [m for m in batch if m.message_id in ok])
 
-    def _delete(self, queue: Queue, messages: list[Message]) -> None:
+    def _delete(self, queue: Queue, messages: list[QueueMessage]) -> None:
         for i in range(0, len(messages), MAX_BATCH_ENTRIES):
             part = messages[i : i + MAX_BATCH_ENTRIES]
             entries = [HandleEntry(str(n), m.receipt_handle) for n, m in enumerate(part)]
@@ -359,7 +398,7 @@ class LocalRuntime:
                 continue
             self.stats.add(deleted=len(result.successful))
 
-    def _release(self, queue: Queue, batch: list[Message]) -> None:
+    def _release(self, queue: Queue, batch: list[QueueMessage]) -> None:
         """Hand a received but unprocessed batch back at once (graceful stop)."""
         for i in range(0, len(batch), MAX_BATCH_ENTRIES):
             part = batch[i : i + MAX_BATCH_ENTRIES]

@@ -9,7 +9,7 @@ place, so a Ctrl-C that lands while a child is still importing is not lost.
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -23,8 +23,9 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from tayori.errors import ConfigError
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
-from tayori.runtime.stats import HANDLER_COUNTERS, StatsWriter
+from tayori.loader import load_object
+from tayori.runtime.counters import HANDLER_KEYS, publishing
+from tayori.runtime.local import RuntimeConfig
 
 log = logging.getLogger("tayori.worker")
 
@@ -34,18 +35,10 @@ IDLE_SETTLE_S = 1.0
 
 
 def load_app(ref: str) -> Any:
-    """``package.module:attribute`` -> the App object."""
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
+    """``package.module:attribute`` -> the App object (or a Mailer's app)."""
+    if ":" not in str(ref):
         raise ConfigError(f"--app must look like package.module:app, got {ref!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name!r}: {exc}") from None
-    try:
-        obj = getattr(module, attr)
-    except AttributeError:
-        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}") from None
+    obj = load_object(ref)
     if hasattr(obj, "app") and not hasattr(obj, "tasks"):
         obj = obj.app  # a Mailer or similar wrapper
     if not hasattr(obj, "tasks"):
@@ -64,14 +57,20 @@ def run_in_this_process(
     """Poll until ``stop`` is set (or, with ``until_idle``, until every polled queue has
     been empty with nothing running for ``IDLE_SETTLE_S``), then stop gracefully.
 
-    On the embedded backend the counters are also written to ``<store>/workers/`` every
-    second, so ``tayori status`` in another shell shows them while this runs.
+    On the embedded backend the counters are also published to ``<store>/counters/``
+    every second (``runtime.counters``), so ``tayori status`` and the dashboard in
+    another process show them while this runs.
     """
-    runtime = LocalRuntime(app, config)
-    writer = StatsWriter.for_app(app, runtime) if record_stats else None
+    runtime = app.runtime(config)
     runtime.start()
-    if writer is not None:
-        writer.start()
+    with publishing(app, runtime) if record_stats else contextlib.nullcontext():
+        stats = _poll_until(app, runtime, stop, until_idle)
+    counters = app.handler.counters.snapshot()
+    stats["handler"] = {k: counters.get(k, 0) for k in HANDLER_KEYS}
+    return stats
+
+
+def _poll_until(app: Any, runtime: Any, stop: threading.Event, until_idle: bool) -> dict[str, Any]:
     quiet_since: float | None = None
     # a timed wait: the main thread returns to the interpreter often enough to run handlers
     while not stop.wait(0.5):
@@ -85,12 +84,7 @@ def run_in_this_process(
                 break
         else:
             quiet_since = None
-    stats = runtime.stop().as_dict()
-    counters = app.handler.counters.snapshot()
-    stats["handler"] = {k: counters.get(k, 0) for k in HANDLER_COUNTERS}
-    if writer is not None:
-        writer.stop()
-    return stats
+    return runtime.stop().as_dict()
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """An SQS standard queue behind the :class:`~tayori.backends.base.Queue` protocol.
 
-Input is validated with the same helpers as the embedded queue before any call, so
-both backends refuse bad input with the same error class; what only SQS can decide
+Input is validated by ``BaseQueue`` (the same rules as the embedded queue) before any
+call, so both backends refuse bad input with the same error class; what only SQS can decide
 (stale receipt handles, purge interval, missing queues) is mapped from its error code.
 """
 
@@ -14,28 +14,18 @@ from urllib.parse import urlparse
 
 from tayori.backends.aws.errors import sqs_error
 from tayori.backends.base import (
-    DEFAULT_MAX_MESSAGE_SIZE,
-    MAX_BATCH_ENTRIES,
-    MAX_VISIBILITY_TIMEOUT,
-    MAX_WAIT_SECONDS,
-    Attribute,
-    Attributes,
+    BaseQueue,
     BatchResult,
     EntryFailure,
     EntryResult,
     HandleEntry,
-    Message,
+    QueueMessage,
     QueueSpec,
     QueueStats,
     RedrivePolicy,
     SendEntry,
-    check_batch_ids,
-    check_message,
-    check_range,
-    check_send_batch,
-    md5_of_body,
 )
-from tayori.errors import QueueError, ReceiptHandleIsInvalid
+from tayori.wire.sqs import DEFAULT_MAX_MESSAGE_SIZE, Attribute, Attributes, md5_of_body
 
 _STATS = [
     "ApproximateNumberOfMessages",
@@ -96,7 +86,7 @@ def spec_from_attributes(attrs: Mapping[str, str]) -> QueueSpec:
     )
 
 
-class SqsQueue:
+class SqsQueue(BaseQueue):
     """One SQS queue; the boto3 client is the backend's, shared by every queue."""
 
     def __init__(self, client: Any, name: str, url: str, region: str) -> None:
@@ -130,50 +120,30 @@ class SqsQueue:
 
     # ------------------------------------------------------------------ send
 
-    def send(self, body: str, attributes: Attributes | None = None, delay_seconds: int = 0) -> str:
-        check_message(body, attributes, delay_seconds, self._cached_spec().max_message_size)
-        kwargs: dict[str, Any] = {"MessageBody": body}
-        if delay_seconds:  # 0 = the queue's own DelaySeconds, as in the embedded queue
-            kwargs["DelaySeconds"] = delay_seconds
-        if attributes:
-            kwargs["MessageAttributes"] = to_sqs_attributes(attributes)
+    def _send(self, entry: SendEntry) -> str:
+        kwargs: dict[str, Any] = {"MessageBody": entry.body}
+        if entry.delay_seconds:  # 0 = the queue's own DelaySeconds, as in the embedded queue
+            kwargs["DelaySeconds"] = entry.delay_seconds
+        if entry.attributes:
+            kwargs["MessageAttributes"] = to_sqs_attributes(entry.attributes)
         return str(self._call("send_message", **kwargs)["MessageId"])
 
-    def send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
-        """Per-entry results; entries that fail local validation never reach SQS."""
-        limit = self._cached_spec().max_message_size
-        check_send_batch(entries, limit)
-        failed: list[EntryFailure] = []
+    def _send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
         wire: list[dict[str, Any]] = []
         for entry in entries:
-            try:
-                check_message(entry.body, entry.attributes, entry.delay_seconds, limit)
-            except QueueError as exc:
-                failed.append(EntryFailure(entry.id, exc.code, str(exc)))
-                continue
             item: dict[str, Any] = {"Id": entry.id, "MessageBody": entry.body}
             if entry.delay_seconds:
                 item["DelaySeconds"] = entry.delay_seconds
             if entry.attributes:
                 item["MessageAttributes"] = to_sqs_attributes(entry.attributes)
             wire.append(item)
-        ok: list[EntryResult] = []
-        if wire:
-            resp = self._call("send_message_batch", Entries=wire)
-            ok = [EntryResult(r["Id"], r["MessageId"]) for r in resp.get("Successful", [])]
-            failed.extend(_failures(resp))
-        return _ordered(entries, ok, failed)
+        return self._batch("send_message_batch", wire, lambda r: r["MessageId"])
 
     # ------------------------------------------------------------------ receive
 
-    def receive(
-        self,
-        max_messages: int = 1,
-        wait_seconds: int = 0,
-        visibility_timeout: int | None = None,
-    ) -> list[Message]:
-        check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH_ENTRIES)
-        check_range("WaitTimeSeconds", wait_seconds, 0, MAX_WAIT_SECONDS)
+    def _receive(
+        self, max_messages: int, wait_seconds: int, visibility_timeout: int | None
+    ) -> list[QueueMessage]:
         kwargs: dict[str, Any] = {
             "MaxNumberOfMessages": max_messages,
             "WaitTimeSeconds": wait_seconds,
@@ -181,74 +151,48 @@ class SqsQueue:
             "MessageAttributeNames": ["All"],
         }
         if visibility_timeout is not None:
-            check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
             kwargs["VisibilityTimeout"] = visibility_timeout
         resp = self._call("receive_message", **kwargs)
         return [_to_message(m) for m in resp.get("Messages", [])]
 
     # ------------------------------------------------------------------ delete / visibility
 
-    def delete(self, receipt_handle: str) -> None:
-        _check_handle(receipt_handle)
+    def _delete(self, receipt_handle: str) -> None:
         self._call("delete_message", ReceiptHandle=receipt_handle)
 
-    def delete_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
-        check_batch_ids([e.id for e in entries])
-        failed: list[EntryFailure] = []
-        wire: list[dict[str, Any]] = []
-        for entry in entries:
-            try:
-                _check_handle(entry.receipt_handle)
-            except QueueError as exc:
-                failed.append(EntryFailure(entry.id, exc.code, str(exc)))
-            else:
-                wire.append({"Id": entry.id, "ReceiptHandle": entry.receipt_handle})
-        ok: list[EntryResult] = []
-        if wire:
-            resp = self._call("delete_message_batch", Entries=wire)
-            ok = [EntryResult(r["Id"]) for r in resp.get("Successful", [])]
-            failed.extend(_failures(resp))
-        return _ordered(entries, ok, failed)
+    def _delete_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
+        wire = [{"Id": e.id, "ReceiptHandle": e.receipt_handle} for e in entries]
+        return self._batch("delete_message_batch", wire)
 
-    def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
-        check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
-        _check_handle(receipt_handle)
+    def _change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
         self._call(
             "change_message_visibility",
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=visibility_timeout,
         )
 
-    def change_visibility_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
-        check_batch_ids([e.id for e in entries])
-        failed: list[EntryFailure] = []
-        wire: list[dict[str, Any]] = []
-        for entry in entries:
-            try:
-                check_range(
-                    "VisibilityTimeout", entry.visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT
-                )
-                _check_handle(entry.receipt_handle)
-            except QueueError as exc:
-                failed.append(EntryFailure(entry.id, exc.code, str(exc)))
-            else:
-                wire.append(
-                    {
-                        "Id": entry.id,
-                        "ReceiptHandle": entry.receipt_handle,
-                        "VisibilityTimeout": entry.visibility_timeout,
-                    }
-                )
-        ok: list[EntryResult] = []
-        if wire:
-            resp = self._call("change_message_visibility_batch", Entries=wire)
-            ok = [EntryResult(r["Id"]) for r in resp.get("Successful", [])]
-            failed.extend(_failures(resp))
-        return _ordered(entries, ok, failed)
+    def _change_visibility_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
+        wire = [
+            {
+                "Id": e.id,
+                "ReceiptHandle": e.receipt_handle,
+                "VisibilityTimeout": e.visibility_timeout,
+            }
+            for e in entries
+        ]
+        return self._batch("change_message_visibility_batch", wire)
+
+    def _batch(self, op: str, wire: list[dict[str, Any]], message_id: Any = None) -> BatchResult:
+        resp = self._call(op, Entries=wire)
+        ok = tuple(
+            EntryResult(r["Id"], message_id(r) if message_id else None)
+            for r in resp.get("Successful", [])
+        )
+        return BatchResult(ok, tuple(_failures(resp)))
 
     # ------------------------------------------------------------------ admin
 
-    def purge(self) -> None:
+    def _purge(self) -> None:
         self._call("purge_queue")
 
     def stats(self) -> QueueStats:
@@ -258,11 +202,6 @@ class SqsQueue:
             in_flight=int(attrs.get(_STATS[1], 0)),
             delayed=int(attrs.get(_STATS[2], 0)),
         )
-
-
-def _check_handle(receipt_handle: str) -> None:
-    if not isinstance(receipt_handle, str) or not receipt_handle.strip():
-        raise ReceiptHandleIsInvalid(f"receipt handle {str(receipt_handle)[:40]!r} is not valid")
 
 
 def _failures(resp: Mapping[str, Any]) -> list[EntryFailure]:
@@ -279,22 +218,11 @@ def _failures(resp: Mapping[str, Any]) -> list[EntryFailure]:
     ]
 
 
-def _ordered(
-    entries: Sequence[Any], ok: list[EntryResult], failed: list[EntryFailure]
-) -> BatchResult:
-    """Results in the order of the request, like the embedded backend's."""
-    pos = {e.id: i for i, e in enumerate(entries)}
-    return BatchResult(
-        tuple(sorted(ok, key=lambda r: pos.get(r.id, 0))),
-        tuple(sorted(failed, key=lambda f: pos.get(f.id, 0))),
-    )
-
-
-def _to_message(raw: Mapping[str, Any]) -> Message:
+def _to_message(raw: Mapping[str, Any]) -> QueueMessage:
     system = raw.get("Attributes", {})
     sent = int(system.get("SentTimestamp", 0))
     body = str(raw.get("Body", ""))
-    return Message(
+    return QueueMessage(
         message_id=str(raw["MessageId"]),
         receipt_handle=str(raw["ReceiptHandle"]),
         body=body,

@@ -12,25 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from tayori.backends.base import (
-    MAX_BATCH_ENTRIES,
-    MAX_VISIBILITY_TIMEOUT,
-    MAX_WAIT_SECONDS,
-    Attribute,
-    Attributes,
+    BaseQueue,
     BatchResult,
     EntryFailure,
     EntryResult,
     HandleEntry,
-    Message,
+    QueueMessage,
     QueueSpec,
     QueueStats,
     RedrivePolicy,
     SendEntry,
-    check_batch_ids,
-    check_message,
-    check_range,
-    check_send_batch,
-    md5_of_body,
 )
 from tayori.backends.sqlite.db import Database
 from tayori.errors import (
@@ -40,6 +31,7 @@ from tayori.errors import (
     QueueError,
     ReceiptHandleIsInvalid,
 )
+from tayori.wire.sqs import Attribute, Attributes, md5_of_body
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (
@@ -107,7 +99,7 @@ def _parse_receipt(receipt_handle: str) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
-class SqliteQueue:
+class SqliteQueue(BaseQueue):
     """One named queue inside a :class:`~tayori.backends.sqlite.SqliteBackend` database."""
 
     def __init__(self, db: Database, name: str, region: str) -> None:
@@ -136,39 +128,22 @@ class SqliteQueue:
 
     # ------------------------------------------------------------------ send
 
-    def send(self, body: str, attributes: Attributes | None = None, delay_seconds: int = 0) -> str:
-        """``delay_seconds=0`` (the default) means the queue's own DelaySeconds."""
-        spec = self._cached_spec()
-        check_message(body, attributes, delay_seconds, spec.max_message_size)
+    def _send(self, entry: SendEntry) -> str:
         with self._db.write() as conn:
             spec = self._current_spec(conn)
-            return self._insert(conn, spec, body, attributes or {}, delay_seconds)
+            return self._insert(conn, spec, entry.body, entry.attributes, entry.delay_seconds)
 
-    def send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
-        spec = self._cached_spec()
-        check_send_batch(entries, spec.max_message_size)
+    def _send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
         ok: list[EntryResult] = []
-        failed: list[EntryFailure] = []
-        valid: list[SendEntry] = []
-        for entry in entries:
-            try:
-                check_message(
-                    entry.body, entry.attributes, entry.delay_seconds, spec.max_message_size
-                )
-            except QueueError as exc:
-                failed.append(EntryFailure(entry.id, exc.code, str(exc)))
-            else:
-                valid.append(entry)
-        if valid:
-            with self._db.write() as conn:
-                spec = self._current_spec(conn)
-                rows = []
-                for entry in valid:
-                    mid, row = self._row(spec, entry.body, entry.attributes, entry.delay_seconds)
-                    rows.append(row)
-                    ok.append(EntryResult(entry.id, mid))
-                conn.executemany(self._INSERT, rows)
-        return BatchResult(tuple(ok), tuple(failed))
+        with self._db.write() as conn:
+            spec = self._current_spec(conn)
+            rows = []
+            for entry in entries:
+                mid, row = self._row(spec, entry.body, entry.attributes, entry.delay_seconds)
+                rows.append(row)
+                ok.append(EntryResult(entry.id, mid))
+            conn.executemany(self._INSERT, rows)
+        return BatchResult(tuple(ok), ())
 
     def _current_spec(self, conn: Any) -> QueueSpec:
         """The queue's row read inside the write transaction: a deleted queue refuses sends."""
@@ -213,16 +188,9 @@ class SqliteQueue:
 
     # ------------------------------------------------------------------ receive
 
-    def receive(
-        self,
-        max_messages: int = 1,
-        wait_seconds: int = 0,
-        visibility_timeout: int | None = None,
-    ) -> list[Message]:
-        check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH_ENTRIES)
-        check_range("WaitTimeSeconds", wait_seconds, 0, MAX_WAIT_SECONDS)
-        if visibility_timeout is not None:
-            check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
+    def _receive(
+        self, max_messages: int, wait_seconds: int, visibility_timeout: int | None
+    ) -> list[QueueMessage]:
         deadline = time.monotonic() + wait_seconds
         pause = 0.005
         while True:
@@ -233,7 +201,9 @@ class SqliteQueue:
             time.sleep(min(pause, remaining))
             pause = min(pause * 2, 0.1)
 
-    def _receive_once(self, max_messages: int, visibility_timeout: int | None) -> list[Message]:
+    def _receive_once(
+        self, max_messages: int, visibility_timeout: int | None
+    ) -> list[QueueMessage]:
         # An empty poll costs one read, not a write transaction: idle long-pollers in many
         # processes must not take turns on the write lock that senders need.
         row = self._db.query_one(
@@ -247,7 +217,7 @@ class SqliteQueue:
             return []
         spec = self.spec()  # fresh: the redrive policy may have changed
         vt = spec.visibility_timeout if visibility_timeout is None else visibility_timeout
-        out: list[Message] = []
+        out: list[QueueMessage] = []
         with self._db.write() as conn:
             now = time.time()
             # A few rows more than asked, since expired or dead-lettered ones are skipped.
@@ -280,7 +250,7 @@ class SqliteQueue:
                 first = first if first is not None else now
                 taken.append((now + vt, token, first, seq))
                 out.append(
-                    Message(
+                    QueueMessage(
                         message_id=mid,
                         receipt_handle=f"{seq}.{token}",
                         body=body,
@@ -317,52 +287,29 @@ class SqliteQueue:
 
     # ------------------------------------------------------------------ delete / visibility
 
-    def delete(self, receipt_handle: str) -> None:
-        seq, token = _parse_receipt(receipt_handle)
+    def _check_handle(self, receipt_handle: str) -> None:
+        _parse_receipt(receipt_handle)
+
+    def _delete_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
+        rows = [(*_parse_receipt(e.receipt_handle), self.name) for e in entries]
         with self._db.write() as conn:
             # a stale handle succeeds and deletes nothing, as SQS documents
-            conn.execute(
-                "DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?",
-                (seq, self.name, token),
+            conn.executemany(
+                "DELETE FROM messages WHERE seq = ?1 AND receipt = ?2 AND queue = ?3", rows
             )
+        return BatchResult(tuple(EntryResult(e.id) for e in entries), ())
 
-    def delete_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
-        check_batch_ids([e.id for e in entries])
-        ok: list[EntryResult] = []
-        failed: list[EntryFailure] = []
-        rows: list[tuple[int, str, str]] = []
-        for entry in entries:
-            try:
-                seq, token = _parse_receipt(entry.receipt_handle)
-            except QueueError as exc:
-                failed.append(EntryFailure(entry.id, exc.code, str(exc)))
-                continue
-            rows.append((seq, self.name, token))
-            ok.append(EntryResult(entry.id))
-        if rows:
-            with self._db.write() as conn:
-                # a stale handle succeeds and deletes nothing, as SQS documents
-                conn.executemany(
-                    "DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?", rows
-                )
-        return BatchResult(tuple(ok), tuple(failed))
-
-    def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
-        check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT)
+    def _change_visibility(self, receipt_handle: str, visibility_timeout: int) -> None:
         seq, token = _parse_receipt(receipt_handle)
         with self._db.write() as conn:
             self._change_one(conn, seq, token, visibility_timeout)
 
-    def change_visibility_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
-        check_batch_ids([e.id for e in entries])
+    def _change_visibility_batch(self, entries: Sequence[HandleEntry]) -> BatchResult:
         ok: list[EntryResult] = []
         failed: list[EntryFailure] = []
         with self._db.write() as conn:
             for entry in entries:
                 try:
-                    check_range(
-                        "VisibilityTimeout", entry.visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT
-                    )
                     seq, token = _parse_receipt(entry.receipt_handle)
                     self._change_one(conn, seq, token, entry.visibility_timeout)
                 except QueueError as exc:
@@ -387,7 +334,7 @@ class SqliteQueue:
 
     # ------------------------------------------------------------------ admin
 
-    def purge(self) -> None:
+    def _purge(self) -> None:
         with self._db.write() as conn:
             now = time.time()
             row = conn.execute(

@@ -20,7 +20,3 @@ class Transport(Protocol):
 
     def close(self) -> None: ...
 
-
-def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
-    """Exponential backoff for ``RetryLater`` (attempt counts from 1)."""
-    return min(cap, base * 2 ** max(0, attempt - 1))

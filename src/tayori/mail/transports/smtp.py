@@ -13,7 +13,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 
-from tayori.errors import PermanentError, RetryLater
+from tayori.errors import ConfigError, PermanentError, RetryLater
 from tayori.mail.message import Message
 
 RETRY_SECONDS = 30.0
@@ -35,7 +35,7 @@ class SMTPTransport:
     def __init__(self, config: SMTPConfig | None = None, **kwargs: object) -> None:
         self.config = config or SMTPConfig(**kwargs)  # type: ignore[arg-type]
         if self.config.tls not in ("none", "starttls", "ssl"):
-            raise ValueError(f"tls must be none, starttls or ssl, not {self.config.tls!r}")
+            raise ConfigError(f"tls must be none, starttls or ssl, not {self.config.tls!r}")
         self._local = threading.local()
         self._all: list[smtplib.SMTP] = []
         self._lock = threading.Lock()

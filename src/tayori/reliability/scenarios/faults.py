@@ -14,7 +14,6 @@ from tayori.reliability.harness_app import HarnessConfig, build
 from tayori.reliability.procs import dead_letters
 from tayori.reliability.recorder import FaultPlan, FaultyTransport
 from tayori.reliability.result import ScenarioResult
-from tayori.runtime.local import LocalRuntime
 
 BROADCAST = "faults"
 
@@ -54,7 +53,7 @@ def run(
         {"body": "hello"},
         broadcast_id=BROADCAST,
     )
-    runtime = LocalRuntime(h.app, config.runtime())
+    runtime = h.app.runtime(config.runtime())
     stats = runtime.run_until_idle(timeout=900)
     time.sleep(function_timeout * 1.5)  # let a straggler that timed out finish (late)
     per = h.recorder.per_recipient()

@@ -15,7 +15,6 @@ from pathlib import Path
 from tayori.reliability.harness_app import WORK_QUEUE, HarnessConfig, build
 from tayori.reliability.procs import dead_letters, queue_depth
 from tayori.reliability.result import ScenarioResult
-from tayori.runtime.local import LocalRuntime
 
 MODULE = "tayori.reliability.producer"
 
@@ -46,7 +45,7 @@ def run_send_many(workdir: Path, n: int = 5000) -> ScenarioResult:
     first = queue_depth(h.app, WORK_QUEUE)
     rerun = subprocess.run([sys.executable, "-m", MODULE, *cmd], check=False).returncode
     enqueued = queue_depth(h.app, WORK_QUEUE)
-    stats = LocalRuntime(h.app, config.runtime()).run_until_idle(timeout=600)
+    stats = h.app.runtime(config.runtime()).run_until_idle(timeout=600)
     return _result(
         "producer crash (send_many)",
         f"{n:,} payloads; killed after {first:,} enqueued",
@@ -76,7 +75,7 @@ def run_broadcast(workdir: Path, n: int = 5000, chunk: int = 100) -> ScenarioRes
     killed = _kill_when(cmd, lambda: stored() >= total_chunks // 3)
     first = stored()
     rerun = subprocess.run([sys.executable, "-m", MODULE, *cmd], check=False).returncode
-    stats = LocalRuntime(h.app, config.runtime()).run_until_idle(timeout=600)
+    stats = h.app.runtime(config.runtime()).run_until_idle(timeout=600)
     result = _result(
         "producer crash (broadcast)",
         f"{n:,} recipients; killed after {first}/{total_chunks} chunks stored",

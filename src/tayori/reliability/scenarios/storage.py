@@ -23,7 +23,7 @@ from tayori.reliability.harness_app import WORK_QUEUE, HarnessConfig, build
 from tayori.reliability.procs import WorkerProcess, dead_letters, queue_depth, wait_drained
 from tayori.reliability.recorder import Recorder
 from tayori.reliability.result import ScenarioResult
-from tayori.runtime.local import LocalRuntime, RuntimeConfig
+from tayori.runtime.local import RuntimeConfig
 from tayori.settings import Settings
 
 CLI = "from tayori.cli import main; main()"
@@ -197,7 +197,7 @@ def aws_faults(
         except Exception as exc:
             outage_error = f"RAW {type(exc).__name__}: {exc}"
             problems.append("raw error during the outage")
-        runtime = LocalRuntime(app, RuntimeConfig(concurrency=4, function_timeout=2.0))
+        runtime = app.runtime(RuntimeConfig(concurrency=4, function_timeout=2.0))
         runtime.start()
         time.sleep(outage)
         proxy.rate, proxy.after = rate, True

@@ -12,8 +12,8 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tayori.backends.base import Attribute, Attributes, BlobStore, message_size
 from tayori.errors import (
     BlobNotFound,
     BucketNotAllowed,
@@ -21,6 +21,10 @@ from tayori.errors import (
     MalformedMessage,
     MissingBlob,
 )
+from tayori.wire.sqs import Attribute, Attributes, message_size
+
+if TYPE_CHECKING:
+    from tayori.backends.base import BlobStore
 
 POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
 # written by the extended clients' use_legacy_attribute mode (Java 1.x lineage)
@@ -118,3 +122,42 @@ def resolve(
 
 def strip_reserved(attributes: Attributes) -> dict[str, Attribute]:
     return {k: v for k, v in attributes.items() if k not in RESERVED_ATTRIBUTES}
+
+
+class ClaimCheck:
+    """The claim-check of one deployment: where big bodies go and which buckets it reads.
+
+    ``stores`` opens the blob store of a bucket (the backend's ``blob_store``); stores
+    are opened once per bucket and kept, like the clients of a warm Lambda.
+    """
+
+    def __init__(
+        self,
+        stores: Callable[[str], BlobStore],
+        bucket: str,
+        threshold: int,
+        readable_buckets: frozenset[str],
+    ) -> None:
+        self._open = stores
+        self._stores: dict[str, BlobStore] = {}
+        self.bucket = bucket
+        self.threshold = threshold
+        self.readable_buckets = readable_buckets | {bucket}
+
+    def store(self, bucket: str) -> BlobStore:
+        store = self._stores.get(bucket)
+        if store is None:
+            store = self._stores.setdefault(bucket, self._open(bucket))
+        return store
+
+    def offload(
+        self, body: str, attributes: Attributes, *, always: bool = False
+    ) -> tuple[str, dict[str, Attribute]]:
+        return offload(body, attributes, self.store(self.bucket), self.threshold, always=always)
+
+    def resolve(self, body: str, attributes: Attributes) -> tuple[str, Pointer | None]:
+        return resolve(body, attributes, self.store, self.readable_buckets)
+
+    def delete(self, pointer: Pointer) -> None:
+        """Best effort: a lifecycle rule expires what is left."""
+        self.store(pointer.bucket).delete(pointer.key)

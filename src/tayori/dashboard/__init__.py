@@ -1,0 +1,2 @@
+"""``tayori dashboard``: the operator's web page (queue depth over time, dead letters,
+broadcasts). Needs the ``dashboard`` extra: ``pip install 'tayori[dashboard]'``."""
