@@ -280,3 +280,9 @@ def test_readme_settings_table_matches_the_defaults() -> None:
     defaults = Settings()
     for name, shown in rows:
         assert str(getattr(defaults, name.lower())) == shown, name
+
+
+def test_every_setting_says_what_it_accepts() -> None:
+    from tayori.settings import ACCEPTS, Settings
+
+    assert set(Settings.model_fields) == set(ACCEPTS)

@@ -30,6 +30,10 @@ ACCEPTS = {
     "idempotency_expiry_seconds": "whole seconds, at least 60",
     "visibility_timeout": "whole seconds, 0-43200",
     "max_receive_count": "a whole number, 1-1000",
+    "retry_base_seconds": "seconds over 0, at most 43200",
+    "retry_max_seconds": "whole seconds, 1-43200",
+    "outage_retry_base_seconds": "seconds over 0, at most 43200",
+    "outage_retry_max_seconds": "whole seconds, 1-43200",
     "dlq_suffix": "text appended to a queue's name to name its DLQ",
     "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
 }
