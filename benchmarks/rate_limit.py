@@ -27,7 +27,8 @@ TEMPLATES = {"n.subject": "News for {{ name }}", "n.txt": "Hello {{ name }}\n"}
 def _build(tmp: str, rate: float, latency_s: float) -> tuple[Any, Any, Any]:
     """The app, Mailer and provider; every worker process builds the same on the same dir."""
     import tayori
-    from tayori.mail import Mailer, SimulatedProvider, Templates
+    from tayori.mail import Mailer, Templates
+    from tayori.testing import SimulatedProvider
 
     app = tayori.App("bench", settings=tayori.Settings(url=f"sqlite:///{tmp}/q"))
     provider = SimulatedProvider(rate=rate, latency=latency_s, directory=Path(tmp) / "prov")

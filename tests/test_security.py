@@ -23,7 +23,6 @@ from tayori.mail import (
     HeaderInjection,
     InvalidMessage,
     Mailer,
-    MemoryTransport,
     Message,
     SMTPConfig,
     SMTPTransport,
@@ -35,6 +34,7 @@ from tayori.mail import (
 from tayori.mail.unsubscribe import InvalidToken
 from tayori.runtime.local import RuntimeConfig
 from tayori.settings import Settings
+from tayori.testing import MemoryTransport
 
 SRC = Path(tayori.__file__).parent
 

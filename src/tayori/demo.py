@@ -18,12 +18,12 @@ from typing import Any
 
 from tayori.app import App
 from tayori.mail.broadcast import Mailer
-from tayori.mail.provider import SimulatedProvider
 from tayori.mail.templates import Templates
-from tayori.runtime.chaos import ChaosConfig, ChaosHandler
 from tayori.runtime.esm import recommended_visibility_timeout
 from tayori.runtime.local import LocalRuntime, RuntimeConfig
 from tayori.settings import Settings
+from tayori.testing.chaos import ChaosConfig, ChaosHandler
+from tayori.testing.provider import SimulatedProvider
 
 TEMPLATES = {
     "notice.subject": "News for {{ name }}",

@@ -236,6 +236,18 @@ class PackageError(TayoriError):
     """The package could not be built, or is over Lambda's limits."""
 
 
+# --------------------------------------------------------------------------- testing
+
+
+class TaskFailed(TayoriError):
+    """A task run by ``tayori.testing.drain(fail_fast=True)`` or in eager mode raised
+    ``error`` (the original exception, kept for the test to inspect)."""
+
+    def __init__(self, task: str, error: BaseException) -> None:
+        super().__init__(f"task {task!r} failed: {type(error).__name__}: {error}")
+        self.task, self.error = task, error
+
+
 # ------------------------------------------------------------- operations (CLI, recovery)
 
 

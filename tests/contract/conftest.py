@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 
 from tayori.backends.base import Backend, BlobStore, Queue, QueueSpec, RedrivePolicy
 
-BACKENDS = ["sqlite", "aws"]
+BACKENDS = ["sqlite", "aws", "memory"]
 
 
 def make_backend(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Backend:
@@ -37,6 +37,10 @@ def make_backend(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> B
         aws = AwsBackend("us-east-1", endpoint_url=url, bucket="tayori-test")
         aws.create_resources()  # bucket + idempotency table, as the template creates them
         return aws
+    if kind == "memory":
+        from tayori.testing import MemoryBackend
+
+        return MemoryBackend(bucket="tayori-test")
     raise ValueError(f"unknown backend kind {kind!r}")
 
 

@@ -241,7 +241,8 @@ def test_app_option_takes_a_mailer_and_uses_its_queue_task_and_store(
 
     (tmp_path / "dash_news_app.py").write_text(
         "import tayori\n"
-        "from tayori.mail import Mailer, MemoryTransport, Templates\n"
+        "from tayori.mail import Mailer, Templates\n"
+        "from tayori.testing import MemoryTransport\n"
         f"app = tayori.App('news', settings=tayori.Settings(url='sqlite:///{tmp_path}/s'))\n"
         "mailer = Mailer(app, transport=MemoryTransport(), sender='n@example.com',\n"
         "                templates=Templates(sources={}), queue='news', prefix='news')\n"

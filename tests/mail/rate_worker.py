@@ -13,7 +13,8 @@ import threading
 import time
 
 from tayori.errors import RetryLater
-from tayori.mail import Message, SimulatedProvider, SqliteRateLimiter
+from tayori.mail import Message, SqliteRateLimiter
+from tayori.testing import SimulatedProvider
 
 THREADS = 8
 

@@ -13,14 +13,13 @@ import pytest
 import tayori
 from tayori.mail import (
     Mailer,
-    MemoryTransport,
-    SimulatedProvider,
     SMTPTransport,
     TemplateError,
     Templates,
     Unsubscriber,
 )
 from tayori.runtime.local import RuntimeConfig
+from tayori.testing import MemoryTransport, SimulatedProvider
 
 TEMPLATES = {
     "notice.subject": "{{ group }}: {{ title }}",

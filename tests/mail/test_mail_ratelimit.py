@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tayori.errors import ConfigError, RetryLater
-from tayori.mail import MemoryRateLimiter, SimulatedProvider, SqliteRateLimiter
+from tayori.mail import MemoryRateLimiter, SqliteRateLimiter
 from tayori.mail.ratelimit import decide
+from tayori.testing import SimulatedProvider
 
 WORKER = Path(__file__).with_name("rate_worker.py")
 

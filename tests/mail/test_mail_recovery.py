@@ -8,9 +8,10 @@ from typing import Any
 
 import tayori
 from tayori.errors import PermanentError
-from tayori.mail import Mailer, MemoryTransport, Templates
+from tayori.mail import Mailer, Templates
 from tayori.mail.recovery import describe, failed_recipients, retry_failed
 from tayori.runtime.local import RuntimeConfig
+from tayori.testing import MemoryTransport
 
 
 class Refusing(MemoryTransport):

@@ -58,6 +58,20 @@ def test_send_raw_with_headers(moto_url: str) -> None:
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sent["raw_data"]
 
 
+def test_send_raw_keeps_bytes_and_envelope(moto_url: str) -> None:
+    """The Django backend's path: bytes built elsewhere, Bcc only in the envelope."""
+    ses = client(moto_url)
+    ses.create_email_identity(EmailIdentity="example.com")
+    data = b"From: news@example.com\r\nTo: ann@example.org\r\nSubject: raw\r\n\r\nbody\r\n"
+    message_id = SESTransport(ses).send_raw(
+        "news@example.com", ["ann@example.org", "hidden@example.org"], data
+    )
+    [sent] = sent_mail(moto_url)
+    assert sent["id"] == message_id
+    assert set(sent["destinations"]) == {"ann@example.org", "hidden@example.org"}
+    assert sent["raw_data"].replace("\n", "\r\n").replace("\r\r", "\r") == data.decode()
+
+
 def test_unverified_sender_is_permanent(moto_url: str) -> None:
     transport = SESTransport(client(moto_url))
     with pytest.raises(PermanentError, match="MessageRejected"):

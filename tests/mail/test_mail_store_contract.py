@@ -14,10 +14,11 @@ import boto3
 import pytest
 
 import tayori
-from tayori.mail import Mailer, MemoryTransport, Templates
+from tayori.mail import Mailer, Templates
 from tayori.mail.store import FAILED, SENT, SUPPRESSED, MailStore, SqliteMailStore
 from tayori.mail.store_dynamodb import DynamoDBMailStore, create_mail_table, mail_table_name
 from tayori.runtime.local import RuntimeConfig
+from tayori.testing import MemoryTransport
 
 STORES = ["sqlite", "dynamodb"]
 

@@ -8,14 +8,8 @@ import time
 import pytest
 
 from tayori.errors import RetryLater
-from tayori.mail import (
-    FileTransport,
-    MemoryRateLimiter,
-    MemoryTransport,
-    Message,
-    RateLimitedTransport,
-    SimulatedProvider,
-)
+from tayori.mail import FileTransport, MemoryRateLimiter, Message, RateLimitedTransport
+from tayori.testing import MemoryTransport, SimulatedProvider
 
 
 def msg(to: str = "a@example.org") -> Message:

@@ -3,7 +3,6 @@ suppression and one-click unsubscribe."""
 
 from tayori.mail.broadcast import Mailer
 from tayori.mail.message import HeaderInjection, InvalidAddress, InvalidMessage, Message
-from tayori.mail.provider import SimulatedProvider
 from tayori.mail.ratelimit import (
     DynamoDBRateLimiter,
     MemoryRateLimiter,
@@ -16,13 +15,22 @@ from tayori.mail.store_dynamodb import DynamoDBMailStore
 from tayori.mail.templates import TemplateError, Templates
 from tayori.mail.transports import (
     FileTransport,
-    MemoryTransport,
     SESTransport,
     SMTPConfig,
     SMTPTransport,
     Transport,
 )
 from tayori.mail.unsubscribe import InvalidToken, UnsubscribeApp, Unsubscriber
+
+
+def __getattr__(name: str) -> object:
+    """Old home of the test doubles, now in ``tayori.testing``."""
+    if name in ("MemoryTransport", "SimulatedProvider"):
+        import tayori.testing
+
+        return getattr(tayori.testing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BadRecipients",
@@ -36,13 +44,11 @@ __all__ = [
     "InvalidToken",
     "Mailer",
     "MemoryRateLimiter",
-    "MemoryTransport",
     "Message",
     "RateLimitedTransport",
     "SESTransport",
     "SMTPConfig",
     "SMTPTransport",
-    "SimulatedProvider",
     "SqliteMailStore",
     "SqliteRateLimiter",
     "TemplateError",

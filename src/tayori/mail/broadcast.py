@@ -13,6 +13,8 @@ idempotency record completed).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import uuid
@@ -27,6 +29,7 @@ from tayori.mail.message import (
     Message,
     address_of,
     check_address,
+    check_header_value,
     split_address,
 )
 from tayori.mail.ratelimit import RateLimitedTransport, RateLimiter, SqliteRateLimiter
@@ -84,6 +87,7 @@ class Mailer:
             self._deliver
         )
         self.message = app.task(name=f"{prefix}.message", queue=queue)(self._send_message)
+        self.raw = app.task(name=f"{prefix}.raw", queue=queue)(self._send_raw)
         self.feedback = app.task(name=f"{prefix}.feedback", queue=queue)(self._feedback)
 
     # ------------------------------------------------------------------ producer API
@@ -179,6 +183,17 @@ class Mailer:
     def send(self, message: Message) -> str:
         """Enqueue one prepared message (the Django backend uses this)."""
         return self.message.send(message.to_dict())
+
+    def send_raw(self, sender: str, recipients: Iterable[str], data: bytes) -> str:
+        """Enqueue a message already in wire form; the worker sends these exact bytes with
+        this envelope (the Django backend uses it, so Django's MIME arrives unchanged)."""
+        to = [str(r) for r in recipients]
+        if not to:
+            raise InvalidMessage("message has no recipients")
+        for value in (sender, *to):
+            check_header_value("envelope address", value)
+        encoded = base64.b64encode(bytes(data)).decode("ascii")
+        return self.raw.send({"from": str(sender), "to": to, "data": encoded})
 
     def status(self, broadcast_id: str) -> BroadcastStatus | None:
         return self.store.status(broadcast_id)
@@ -300,6 +315,21 @@ class Mailer:
         if not live:
             return {"status": "suppressed"}
         return {"status": "sent", "provider_id": self.transport.send(message)}
+
+    def _send_raw(self, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            sender, to = str(payload["from"]), [str(r) for r in payload["to"]]
+            data = base64.b64decode(payload["data"], validate=True)
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise PermanentError(f"mail.raw payload is malformed: {exc!r}") from None
+        live = [r for r in to if self.store.suppression_reason(address_of(r)) is None]
+        if not live:
+            return {"status": "suppressed"}
+        send_raw = getattr(self.transport, "send_raw", None)
+        if send_raw is None:
+            raise PermanentError(f"{type(self.transport).__name__} cannot send raw messages")
+        provider_id = send_raw(sender, live, data)
+        return {"status": "sent", "provider_id": provider_id, "suppressed": len(to) - len(live)}
 
     def _feedback(self, payload: Any) -> dict[str, Any]:
         return {"suppressed": ingest(payload, self.store)}

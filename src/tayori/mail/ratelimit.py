@@ -217,5 +217,11 @@ class RateLimitedTransport:
         self.limiter.acquire(1.0, max_wait=self.max_wait)
         return self.transport.send(message)
 
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> str:
+        if not hasattr(self.transport, "send_raw"):
+            raise ConfigError(f"{type(self.transport).__name__} cannot send raw messages")
+        self.limiter.acquire(1.0, max_wait=self.max_wait)
+        return self.transport.send_raw(sender, recipients, data)
+
     def close(self) -> None:
         self.transport.close()

@@ -1,14 +1,15 @@
-"""Mail transports: one protocol, four implementations (SES v2, SMTP, file, memory)."""
+"""Mail transports: one protocol, three implementations (SES v2, SMTP, file).
 
-from tayori.mail.transports.base import Transport
+The in-memory transport for tests is ``tayori.testing.MemoryTransport``."""
+
+from tayori.mail.transports.base import RawTransport, Transport
 from tayori.mail.transports.file import FileTransport
-from tayori.mail.transports.memory import MemoryTransport
 from tayori.mail.transports.ses import SESTransport
 from tayori.mail.transports.smtp import SMTPConfig, SMTPTransport
 
 __all__ = [
     "FileTransport",
-    "MemoryTransport",
+    "RawTransport",
     "SESTransport",
     "SMTPConfig",
     "SMTPTransport",

@@ -20,3 +20,16 @@ class Transport(Protocol):
 
     def close(self) -> None: ...
 
+
+@runtime_checkable
+class RawTransport(Protocol):
+    """A transport that also sends a message already in its wire form (RFC 5322 bytes).
+
+    The Django email backend uses it: Django builds the MIME message, tayori carries its
+    bytes and the envelope unchanged, so what arrives is what Django's SMTP backend sends.
+    """
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> str:
+        """Deliver ``data`` to ``recipients`` with envelope sender ``sender``; return an id."""
+        ...
+

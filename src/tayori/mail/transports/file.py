@@ -15,9 +15,13 @@ class FileTransport:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def send(self, message: Message) -> str:
+        return self.send_raw(message.envelope_sender, list(message.recipients), message.as_bytes())
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> str:
+        """Write ``data`` as it is (the envelope is not kept: an .eml has no place for it)."""
         message_id = str(uuid.uuid4())
         tmp = self.directory / f".{message_id}.tmp"
-        tmp.write_bytes(message.as_bytes())
+        tmp.write_bytes(data)
         os.replace(tmp, self.directory / f"{message_id}.eml")  # readers never see half a file
         return message_id
 

@@ -52,17 +52,32 @@ class SESTransport:
         self.configuration_set = configuration_set
 
     def send(self, message: Message) -> str:
+        return self._send(
+            {
+                "FromEmailAddress": message.sender,
+                "Destination": {
+                    "ToAddresses": list(message.to),
+                    "CcAddresses": list(message.cc),
+                    "BccAddresses": list(message.bcc),
+                },
+                "Content": {"Raw": {"Data": message.as_bytes()}},
+            }
+        )
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> str:
+        """Raw content as built; the envelope recipients go in ``Destination`` (Bcc
+        included: SES sends to Destination, not to the headers, when it is given)."""
+        return self._send(
+            {
+                "FromEmailAddress": sender,
+                "Destination": {"ToAddresses": list(recipients)},
+                "Content": {"Raw": {"Data": data}},
+            }
+        )
+
+    def _send(self, kwargs: dict[str, Any]) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        kwargs: dict[str, Any] = {
-            "FromEmailAddress": message.sender,
-            "Destination": {
-                "ToAddresses": list(message.to),
-                "CcAddresses": list(message.cc),
-                "BccAddresses": list(message.bcc),
-            },
-            "Content": {"Raw": {"Data": message.as_bytes()}},
-        }
         if self.configuration_set:
             kwargs["ConfigurationSetName"] = self.configuration_set
         try:

@@ -86,11 +86,14 @@ class SMTPTransport:
                 pass
 
     def send(self, message: Message) -> str:
-        raw = message.as_bytes()
+        return self.send_raw(message.envelope_sender, list(message.recipients), message.as_bytes())
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> str:
+        """``MAIL FROM`` / ``RCPT TO`` exactly as given, then ``data`` (CRLF line ends)."""
         for attempt in (1, 2):  # a reused connection may have been closed by the server
             try:
                 conn = self._connection()
-                refused = conn.sendmail(message.envelope_sender, list(message.recipients), raw)
+                refused = conn.sendmail(sender, list(recipients), data)
             except smtplib.SMTPServerDisconnected as exc:
                 self._drop()
                 if attempt == 2:

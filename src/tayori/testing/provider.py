@@ -5,17 +5,21 @@ over the rate the request is refused with a throttling error (``RetryLater``) an
 counted. Give ``directory`` to share the bucket and the log across processes (the
 rate-limit test runs four); without it the state lives in this process. Used by
 ``tayori demo``, the benchmarks and the tests, in place of a real provider.
+(It lived in ``tayori.mail.provider`` before ``tayori.testing`` existed.)
 """
 
 from __future__ import annotations
 
+import email.policy
 import os
 import random
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from tayori.backends.sqlite.db import Database
@@ -78,6 +82,17 @@ class SimulatedProvider:
     # ------------------------------------------------------------------ transport
 
     def send(self, message: Message) -> str:
+        return self._accept(message.recipients, message.subject)
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> str:
+        """The raw path (Django's messages): the subject is read from the headers."""
+        subject = ""
+        if self.record_subjects:
+            headers = BytesHeaderParser(policy=email.policy.default).parsebytes(data)
+            subject = str(headers.get("Subject", ""))
+        return self._accept(recipients, subject)
+
+    def _accept(self, recipients: Sequence[str], subject: str) -> str:
         if self._bucket is not None and not self._bucket.try_acquire():
             self._count("throttled")
             raise RetryLater(1.0, "simulated provider: Throttling - Maximum sending rate exceeded")
@@ -90,8 +105,8 @@ class SimulatedProvider:
             self._count("errors")
             raise RetryLater(1.0, "simulated provider: transient error (503)")
         now = time.time()
-        subject = message.subject if self.record_subjects else ""
-        rows = [Delivery(address_of(r), subject, now) for r in message.recipients]
+        subject = subject if self.record_subjects else ""
+        rows = [Delivery(address_of(r), subject, now) for r in recipients]
         if self._db is not None:
             with self._db.write() as conn:
                 conn.executemany(

@@ -1,0 +1,1 @@
+"""A minimal installed app whose ``tasks`` module tayori's AppConfig must discover."""
