@@ -62,8 +62,9 @@ def run_in_this_process(
     another process show them while this runs.
     """
     runtime = app.runtime(config)
-    runtime.start()
+    # publishing first: its per-task hook must see the very first batch
     with publishing(app, runtime) if record_stats else contextlib.nullcontext():
+        runtime.start()
         stats = _poll_until(app, runtime, stop, until_idle)
     counters = app.handler.counters.snapshot()
     stats["handler"] = {k: counters.get(k, 0) for k in HANDLER_KEYS}
