@@ -266,3 +266,23 @@ class TaskFailed(TayoriError):
     def __init__(self, task: str, error: BaseException) -> None:
         super().__init__(f"task {task!r} failed: {type(error).__name__}: {error}")
         self.task, self.error = task, error
+
+
+# ------------------------------------------------------------- operations (CLI, recovery)
+
+
+class BroadcastConflict(ConfigError):
+    """A broadcast id reused with another template, context or sender: the queued sends
+    would mix two messages, so the second ``send`` is refused."""
+
+    def __init__(self, broadcast_id: str, differences: list[str]) -> None:
+        super().__init__(
+            f"broadcast {broadcast_id!r} already exists with "
+            f"{'; '.join(differences) or 'other settings'}: use a new --broadcast-id "
+            f"(`tayori broadcast retry {broadcast_id}` re-sends its failed recipients)"
+        )
+        self.broadcast_id = broadcast_id
+
+
+class NoSuchBroadcast(ConfigError):
+    """No broadcast with this id in the mail store."""
