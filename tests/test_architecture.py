@@ -161,3 +161,19 @@ def test_the_runtime_runs_a_plain_function(tmp_path: Path) -> None:
     stats = runtime.run_until_idle(timeout=30)
     assert stats.idle and sorted(seen) == list(range(25))
     assert queue.stats().total == 0
+
+
+def test_importing_the_default_mailer_creates_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "import tayori.mail.default as d; import os; print(sorted(os.listdir('.')))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+    code = "import tayori.mail.default as d; print(d.app.name, type(d.mailer).__name__)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["tayori-mail", "Mailer"]

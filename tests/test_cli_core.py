@@ -134,6 +134,7 @@ def test_status_and_dlq_list_redrive_purge(store: Path) -> None:
 
 
 def test_bad_usage_is_one_line_and_exit_2(store: Path) -> None:
+    _jobs_app().queue("work")  # the store exists; the queue asked for does not
     result = runner.invoke(cli, ["dlq", "list", "no-such-queue"])
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr

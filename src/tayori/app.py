@@ -328,6 +328,11 @@ class App:
 
     @cached_property
     def producer(self) -> Producer:
+        # before the first send: a missing bucket or table is one line naming it and
+        # `tayori setup`, not a BlobError on the first big message (embedded: no-op)
+        check = getattr(self.backend, "check_resources", None)
+        if check is not None:
+            check()
         return Producer(self.codec, self.queue, self.settings.max_batch_bytes)
 
     @cached_property

@@ -268,6 +268,26 @@ class TaskFailed(TayoriError):
         self.task, self.error = task, error
 
 
+# ------------------------------------------------------------- operations (CLI, recovery)
+
+
+class BroadcastConflict(ConfigError):
+    """A broadcast id reused with another template, context or sender: the queued sends
+    would mix two messages, so the second ``send`` is refused."""
+
+    def __init__(self, broadcast_id: str, differences: list[str]) -> None:
+        super().__init__(
+            f"broadcast {broadcast_id!r} already exists with "
+            f"{'; '.join(differences) or 'other settings'}: use a new --broadcast-id "
+            f"(`tayori broadcast retry {broadcast_id}` re-sends its failed recipients)"
+        )
+        self.broadcast_id = broadcast_id
+
+
+class NoSuchBroadcast(ConfigError):
+    """No broadcast with this id in the mail store."""
+
+
 # --------------------------------------------------------------------------- Celery's task API
 # (issue 11: task calls with args/kwargs, per-task retries in the message, time limits)
 

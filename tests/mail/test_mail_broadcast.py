@@ -27,6 +27,8 @@ TEMPLATES = {
     "notice.html": "<p>Hello {{ name | default('member') }}</p>",
     "bad.subject": "x",
     "bad.txt": "{{ nope.attr }}",
+    "named.subject": "x",
+    "named.txt": "{{ name.upper() }}",
 }
 
 
@@ -136,14 +138,19 @@ def test_render_error_names_template_and_recipient(tmp_path) -> None:
         mailer.render("bad", "bob@example.org", {})
     with pytest.raises(TemplateError, match="'missing'"):
         mailer.broadcast("missing", ["a@example.org"])
-    bid = mailer.broadcast("bad", ["bob@example.org"])
+    with pytest.raises(TemplateError, match=r"bob@example\.org"):  # pre-rendered: not queued
+        mailer.broadcast("bad", ["bob@example.org"])
+    assert app.queue("mail").stats().total == 0 and mailer.store.broadcasts() == []
+    # a variable only some recipients lack fails for them alone, at send time
+    people = [{"email": f"p{i}@example.org", "name": f"P{i}"} for i in range(3)]
+    bid = mailer.broadcast("named", [*people, "bob@example.org"])
     run(app)
     status = mailer.status(bid)
-    assert status.failed == 1
+    assert (status.sent, status.failed) == (3, 1)
     dlq = app.queue(app.dead_letter_queue_name("mail"))
     [dead] = dlq.receive(max_messages=1)
     reason = dead.attributes["tayori-error"].value
-    assert "'bad'" in reason and "bob@example.org" in reason
+    assert "'named'" in reason and "bob@example.org" in reason
 
 
 def test_recipients_are_streamed(tmp_path) -> None:

@@ -419,6 +419,10 @@ class Backend(Protocol):
         """A NEW layer each call: Powertools keeps the first configuration per instance."""
         ...
 
+    def check_resources(self, tables: Sequence[str] = (), queues: Sequence[str] = ()) -> None:
+        """Raise ``ResourcesMissing`` naming what is missing (and ``tayori setup``)."""
+        ...
+
     def close(self) -> None: ...
 
 

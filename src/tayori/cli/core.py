@@ -1,4 +1,4 @@
-"""Core commands: demo, worker, status, dlq.
+"""Core commands: demo, worker, status.
 
 Exit codes: 0 success, 1 the job ran but something failed, 2 bad usage or input.
 Errors are one line on stderr; ``tayori --debug ...`` adds the traceback.
@@ -6,98 +6,69 @@ Errors are one line on stderr; ``tayori --debug ...`` adds the traceback.
 
 from __future__ import annotations
 
-import json
+import os
+import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from tayori.errors import (
-    ConfigError,
-    InvalidParameterValue,
-    QueueDoesNotExist,
-    QueueNameInvalid,
-    ResourcesMissing,
-    TayoriError,
+from tayori.cli.output import echo, emit, fail, one_line_errors, state
+from tayori.cli.status import print_status, status_data
+from tayori.errors import ConfigError, ResourcesMissing
+
+APP_OPTION_HELP = (
+    "package.module:app of your tayori App, imported from the current directory "
+    "(default: the mail app in ./templates)"
 )
-
-_state = {"debug": False}
-
-APP_OPTION_HELP = "package.module:app of your tayori App (default: the mail app in ./templates)"
 DEFAULT_APP = "tayori.mail.default:app"
 
-
-def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"tayori: {message}", err=True)
-    raise typer.Exit(code)
+__all__ = ["DEFAULT_APP", "app_from", "existing_backend", "fail", "one_line_errors", "register"]
 
 
-@contextmanager
-def one_line_errors() -> Iterator[None]:
-    """TayoriError -> one line on stderr and exit 2 (bad input) or 1 (the job failed)."""
-    try:
-        yield
-    except typer.Exit:
-        raise
-    except (ConfigError, QueueDoesNotExist, QueueNameInvalid, InvalidParameterValue) as exc:
-        if _state["debug"]:
-            raise
-        fail(str(exc), 2)
-    except TayoriError as exc:
-        if _state["debug"]:
-            raise
-        fail(f"{type(exc).__name__}: {exc}", 1)
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
-
-
-def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
-    if as_json:
-        typer.echo(json.dumps(data, sort_keys=True))
-    else:
-        render()
-
-
-def _app_from(ref: str | None) -> Any:
+def app_from(ref: str | None) -> Any:
+    """Import ``ref`` with the current directory first on sys.path, as ``python -m`` does."""
     from tayori.runtime.workers import load_app
 
-    sys.path.insert(0, ".")
+    sys.path.insert(0, os.getcwd())
     try:
         return load_app(ref or DEFAULT_APP)
     finally:
         sys.path.pop(0)
 
 
-def _backend(ref: str | None) -> Any:
-    """The backend of ``--app`` if given, else straight from the settings (no app import).
+def existing_backend(ref: str | None) -> Any:
+    """The backend of ``--app`` (or of the settings), refusing to create an embedded store.
 
-    For the commands that read or move what exists (status, dlq): an embedded store
-    that does not exist yet is not created; None stands for it."""
-    if ref:
-        return _app_from(ref).backend
-    from tayori.backends import open_backend
+    Read-only commands use this: a mistyped ``TAYORI_URL`` must be an error, not a new
+    empty store that reports "nothing to do".
+    """
     from tayori.settings import Settings
 
-    settings = Settings()
-    if settings.scheme == "sqlite" and not Path(settings.sqlite_path).is_dir():
-        return None
+    the_app = app_from(ref) if ref else None
+    settings = the_app.settings if the_app is not None else Settings()
+    if settings.scheme == "sqlite":
+        where = Path(settings.sqlite_path)
+        if not (where / "queues.db").is_file():
+            raise ConfigError(
+                f"no tayori store at {where} (TAYORI_URL={settings.url}); "
+                "a send or a worker creates it"
+            )
+    if the_app is not None:
+        return the_app.backend
+    from tayori.backends import open_backend
+
     return open_backend(settings)
 
 
-def _existing(backend: Any, queue: str) -> Any:
-    from tayori.backends.base import check_queue_name
+def _version(value: bool) -> None:
+    if value:
+        import tayori
 
-    check_queue_name(queue)
-    if backend is None:
-        raise QueueDoesNotExist(
-            f"queue {queue!r} does not exist: no embedded store here yet (`tayori setup` "
-            "creates it)"
-        )
-    return backend
+        typer.echo(f"tayori {tayori.__version__}")
+        raise typer.Exit()
 
 
 def register(app: typer.Typer) -> None:
@@ -106,49 +77,46 @@ def register(app: typer.Typer) -> None:
     @app.callback()
     def main(
         debug: bool = typer.Option(False, "--debug", help="show tracebacks on errors"),
+        version: bool = typer.Option(
+            False,
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="print the version and exit",
+        ),
     ) -> None:
         """Bulk email and heavy async work on the Lambda x SQS model."""
-        _state["debug"] = debug
+        state["debug"] = debug
 
     @app.command()
     def demo(
-        recipients: int = typer.Option(10_000, "--recipients", "-n", min=1, max=2_000_000),
-        latency_ms: float = typer.Option(50.0, "--latency-ms", min=0, max=10_000),
-        concurrency: int = typer.Option(100, "--concurrency", "-c", min=1, max=2000),
+        recipients: int = typer.Option(
+            10_000, "--recipients", "-n", min=1, max=2_000_000, help="recipients to generate"
+        ),
+        latency_ms: float = typer.Option(
+            50.0, "--latency-ms", min=0, max=10_000, help="simulated provider latency, ms per send"
+        ),
+        concurrency: int = typer.Option(
+            100, "--concurrency", "-c", min=1, max=2000, help="concurrent executions (threads)"
+        ),
         chaos: bool = typer.Option(
             False, "--chaos", help="inject duplicate deliveries, transient errors, a killed batch"
         ),
-        seed: int | None = typer.Option(None, "--seed", help="make --chaos repeatable"),
+        seed: int | None = typer.Option(
+            None, "--seed", help="random seed: the same seed injects the same --chaos counts"
+        ),
         as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
     ) -> None:
         """Broadcast to N generated recipients on the embedded default, through a simulated
         provider, and report what happened."""
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        from tayori.cli.demo_view import run_with_progress
+        from tayori.settings import Settings
 
-        from tayori.demo import run_demo
-
-        err = Console(stderr=True)
         with one_line_errors():
-            if as_json:
-                summary = run_demo(recipients, latency_ms, concurrency, chaos=chaos, seed=seed)
-            else:
-                with Progress(
-                    "[progress.description]{task.description}",
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    console=err,
-                ) as bar:
-                    task = bar.add_task("sending", total=recipients)
-                    summary = run_demo(
-                        recipients,
-                        latency_ms,
-                        concurrency,
-                        chaos=chaos,
-                        seed=seed,
-                        on_progress=lambda sent, total: bar.update(task, completed=sent),
-                    )
+            Settings(url="sqlite:///./.tayori")  # the demo's own store, but the rest from env
+            summary = run_with_progress(
+                recipients, latency_ms, concurrency, chaos=chaos, seed=seed, quiet=as_json
+            )
             data = {k: v for k, v in summary.to_dict().items() if v is not None}
             emit(data, as_json, lambda: _print_summary(data))
             if not summary.ok:
@@ -159,17 +127,37 @@ def register(app: typer.Typer) -> None:
         app_ref: str | None = typer.Option(
             None, "--app", envvar="TAYORI_APP", help=APP_OPTION_HELP
         ),
-        processes: int = typer.Option(1, "--processes", "-p", min=1, max=64),
-        concurrency: int = typer.Option(10, "--concurrency", "-c", min=1, max=2000),
-        batch_size: int = typer.Option(10, "--batch-size", "-b", min=1, max=10_000),
-        batching_window: float = typer.Option(0.0, "--batching-window", min=0, max=300),
-        function_timeout: float = typer.Option(30.0, "--function-timeout", min=0.1, max=900),
-        queue: list[str] = typer.Option([], "--queue", "-q", help="queues to poll (default all)"),
-        as_json: bool = typer.Option(False, "--json", help="print run stats as JSON on exit"),
+        processes: int = typer.Option(
+            1, "--processes", "-p", min=1, max=64, help="worker processes (each polls on its own)"
+        ),
+        concurrency: int = typer.Option(
+            10, "--concurrency", "-c", min=1, max=2000, help="concurrent executions per process"
+        ),
+        batch_size: int = typer.Option(
+            10, "--batch-size", "-b", min=1, max=10_000, help="messages per invocation at most"
+        ),
+        batching_window: float = typer.Option(
+            0.0, "--batching-window", min=0, max=300, help="seconds to gather a fuller batch"
+        ),
+        function_timeout: float = typer.Option(
+            30.0, "--function-timeout", min=0.1, max=900, help="seconds an invocation may run"
+        ),
+        queue: list[str] = typer.Option(
+            [], "--queue", "-q", help="a queue to poll (repeatable; default: every task's queue)"
+        ),
+        create: bool = typer.Option(
+            False, "--create", help="allow --queue names no task of the app uses (creates them)"
+        ),
+        until_idle: bool = typer.Option(
+            False,
+            "--until-idle",
+            help="exit once every polled queue is empty and nothing runs (for scripts, cron)",
+        ),
+        as_json: bool = typer.Option(False, "--json", help="print the run's stats as JSON on exit"),
     ) -> None:
-        """Run the local event-source-mapping emulator until SIGINT/SIGTERM."""
+        """Run the local event-source-mapping emulator until Ctrl-C (graceful; twice forces)."""
         from tayori.runtime.local import RuntimeConfig
-        from tayori.runtime.workers import run_in_this_process, run_processes
+        from tayori.runtime.workers import FORCED_EXIT, run_processes
 
         with one_line_errors():
             config = RuntimeConfig(
@@ -180,177 +168,136 @@ def register(app: typer.Typer) -> None:
                 queues=tuple(queue) or None,
             )
             ref = app_ref or DEFAULT_APP
-            the_app = _app_from(ref)
+            the_app = app_from(ref)
+            unknown = sorted(set(queue) - set(the_app.queue_names))
+            if unknown and not create:
+                raise ConfigError(
+                    f"no task of app {the_app.name!r} uses queue {', '.join(unknown)} (its "
+                    f"queues: {', '.join(the_app.queue_names) or 'none'}); "
+                    "--create polls it anyway"
+                )
             names = list(config.queues or the_app.queue_names)
             check_resources(the_app, names, ref)
-            typer.echo(
+            echo(
                 f"tayori worker: {the_app.name} polling {', '.join(names)} with {processes} "
-                f"process(es) x {concurrency} concurrency; Ctrl-C stops gracefully",
+                f"process(es) x {concurrency} concurrency; Ctrl-C stops gracefully, twice forces",
                 err=True,
             )
             if processes == 1:
-                import signal
-
-                stop = threading.Event()
-                signal.signal(signal.SIGTERM, lambda *_: stop.set())
-                signal.signal(signal.SIGINT, lambda *_: stop.set())
-                stats = [run_in_this_process(the_app, config, stop)]
+                stats, errors, forced = [_run_here(the_app, config, until_idle)], [], False
             else:
-                stats = run_processes(ref, processes, config)
-            total = {
-                k: sum(s.get(k, 0) for s in stats)
-                for k in ("invocations", "records", "deleted", "failed_records", "timeouts")
-            }
-            emit(
-                {"processes": stats, "total": total},
-                as_json,
-                lambda: typer.echo(f"tayori worker stopped: {total}", err=True),
-            )
+                pool = run_processes(
+                    ref, processes, config, import_path=[os.getcwd()], until_idle=until_idle
+                )
+                stats, errors, forced = pool.stats, pool.errors, pool.forced
+            report = worker_report(stats)
+            emit(report, as_json, lambda: echo(worker_summary(report, processes), err=True))
+            for line in errors:
+                echo(f"tayori: {line}", err=True)
+            if forced:
+                echo(
+                    "tayori: forced stop; in-flight messages return after their visibility timeout",
+                    err=True,
+                )
+                raise typer.Exit(FORCED_EXIT)
+            if errors:
+                raise typer.Exit(1)
 
     @app.command()
     def status(
         app_ref: str | None = typer.Option(
             None, "--app", envvar="TAYORI_APP", help=APP_OPTION_HELP
         ),
-        as_json: bool = typer.Option(False, "--json"),
+        watch: bool = typer.Option(False, "--watch", "-w", help="refresh until Ctrl-C"),
+        interval: float = typer.Option(
+            2.0, "--interval", min=0.1, max=3600, help="seconds between refreshes with --watch"
+        ),
+        count: int | None = typer.Option(
+            None, "--count", min=1, help="with --watch: stop after this many refreshes"
+        ),
+        as_json: bool = typer.Option(
+            False, "--json", help="one JSON object (with --watch: one per line)"
+        ),
         wait: float = typer.Option(
-            0, "--wait", min=0, max=86_400, metavar="S", help="wait up to S seconds to drain"
+            0,
+            "--wait",
+            min=0,
+            max=86_400,
+            metavar="S",
+            help="first wait up to S seconds until nothing is queued or pending",
         ),
     ) -> None:
-        """Per queue: visible, in flight, delayed, DLQ depth; broadcasts' sent/failed/suppressed.
-
-        ``--wait S`` first waits (up to S seconds) until no queue holds a message and no
-        broadcast is pending; exit 1 if that did not happen (or a DLQ is not empty)."""
+        """Per queue: visible, in flight, delayed, DLQ depth; broadcasts' sent/failed/suppressed;
+        the workers' counters (embedded store). Exit 1 when a DLQ holds messages, or when
+        ``--wait S`` ran out before the queues drained."""
         import time
 
+        from tayori.cli.status import busy, watch_status
+
         with one_line_errors():
-            backend = _backend(app_ref)
-            deadline = time.monotonic() + wait
-            while True:
-                queues = _queue_rows(backend) if backend is not None else []
-                broadcasts = _broadcast_rows(backend) if backend is not None else []
-                busy = _busy(queues, broadcasts)
-                if not busy or time.monotonic() >= deadline:
-                    break
-                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-            data = {"queues": queues, "broadcasts": broadcasts}
-            emit(data, as_json, lambda: _print_status(data))
-            if wait and busy:
-                typer.echo(f"tayori: not drained after {wait:g}s", err=True)
+            backend = existing_backend(app_ref)
+            if watch:
+                data = watch_status(backend, interval, count, as_json)
+            else:
+                deadline = time.monotonic() + wait
+                data = status_data(backend)
+                while wait and busy(data) and time.monotonic() < deadline:
+                    time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+                    data = status_data(backend)
+                emit(data, as_json, lambda: print_status(data))
+                if wait and busy(data):
+                    echo(f"tayori: not drained after {wait:g}s", err=True)
+                    raise typer.Exit(1)
+            if any(q["dlq_depth"] for q in data["queues"]):
                 raise typer.Exit(1)
-            if any(q["dlq_depth"] for q in queues):
-                raise typer.Exit(1)
 
-    dlq_app = typer.Typer(help="Inspect dead letters and move them back.", no_args_is_help=True)
-    app.add_typer(dlq_app, name="dlq")
 
-    @dlq_app.command("list")
-    def dlq_list(
-        queue: str = typer.Argument(..., help="source queue (or the DLQ itself)"),
-        limit: int = typer.Option(100, "--limit", min=1, max=10_000),
-        app_ref: str | None = typer.Option(None, "--app", envvar="TAYORI_APP"),
-        as_json: bool = typer.Option(False, "--json"),
-    ) -> None:
-        """Show dead letters with the reason each one failed."""
-        from tayori import dlq as ops
+# -------------------------------------------------------------------------- worker
 
-        with one_line_errors():
-            backend = _existing(_backend(app_ref), queue)
-            _, dead = _pair(backend, queue)
-            letters = [d.to_dict() for d in ops.peek(dead, limit)]
-            data = {"queue": queue, "dlq": dead.name, "messages": letters}
-            emit(data, as_json, lambda: _print_letters(data))
 
-    @dlq_app.command("redrive")
-    def dlq_redrive(
-        queue: str = typer.Argument(..., help="source queue (or the DLQ itself)"),
-        limit: int | None = typer.Option(None, "--limit", min=1),
-        rate: float = typer.Option(500.0, "--rate", min=1, help="messages per second at most"),
-        app_ref: str | None = typer.Option(None, "--app", envvar="TAYORI_APP"),
-        as_json: bool = typer.Option(False, "--json"),
-    ) -> None:
-        """Move dead letters back to their source queue (new message ids, same keys)."""
-        from tayori import dlq as ops
+def _run_here(the_app: Any, config: Any, until_idle: bool) -> dict[str, Any]:
+    """One process: the first Ctrl-C stops gracefully, a second one exits at once."""
+    from tayori.runtime.workers import FORCED_EXIT, run_in_this_process
 
-        with one_line_errors():
-            backend = _existing(_backend(app_ref), queue)
-            source, dead = _pair(backend, queue)
-            moved = ops.redrive(dead, source, max_per_second=rate, limit=limit)
-            data = {"from": dead.name, "to": source.name, "moved": moved}
-            emit(
-                data,
-                as_json,
-                lambda: typer.echo(f"moved {moved} from {dead.name} to {source.name}"),
+    stop = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        if stop.is_set():
+            echo(
+                "tayori: forced stop; in-flight messages return after their visibility timeout",
+                err=True,
             )
+            os._exit(FORCED_EXIT)
+        stop.set()
 
-    @dlq_app.command("purge")
-    def dlq_purge(
-        queue: str = typer.Argument(..., help="source queue (or the DLQ itself)"),
-        yes: bool = typer.Option(False, "--yes", "-y", help="do not ask"),
-        app_ref: str | None = typer.Option(None, "--app", envvar="TAYORI_APP"),
-        as_json: bool = typer.Option(False, "--json"),
-    ) -> None:
-        """Delete every dead letter of QUEUE for good."""
-        with one_line_errors():
-            backend = _existing(_backend(app_ref), queue)
-            _, dead = _pair(backend, queue)
-            depth = dead.stats().total
-            if not yes and not as_json and sys.stdin.isatty():
-                typer.confirm(f"delete {depth} messages from {dead.name}?", abort=True)
-            dead.purge()
-            data = {"dlq": dead.name, "purged": depth}
-            emit(data, as_json, lambda: typer.echo(f"purged {depth} messages from {dead.name}"))
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return run_in_this_process(the_app, config, stop, until_idle=until_idle)
 
 
-# -------------------------------------------------------------------------- helpers
+COUNTERS = ("invocations", "records", "deleted", "failed_records", "function_errors", "timeouts")
 
 
-def _pair(backend: Any, name: str) -> tuple[Any, Any]:
-    """(source, dlq) for a source queue or a DLQ name."""
-    queue = backend.get_queue(name)
-    redrive = queue.spec().redrive
-    if redrive is not None:
-        return queue, backend.get_queue(redrive.dead_letter_queue)
-    for other in backend.list_queues():
-        spec = backend.get_queue(other).spec()
-        if spec.redrive is not None and spec.redrive.dead_letter_queue == name:
-            return backend.get_queue(other), queue
-    raise ConfigError(f"queue {name!r} has no dead-letter queue and is no queue's DLQ")
+def worker_report(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {k: sum(s.get(k, 0) for s in stats) for k in COUNTERS}
+    total["peak_concurrency"] = sum(s.get("peak_concurrency", 0) for s in stats)
+    total["elapsed_s"] = max((s.get("elapsed_s", 0.0) for s in stats), default=0.0)
+    for s in stats:
+        for name, n in s.get("handler", {}).items():
+            total[name] = total.get(name, 0) + n
+    return {"processes": stats, "total": total}
 
 
-def _queue_rows(backend: Any) -> list[dict[str, Any]]:
-    # look each queue up once: on AWS every get_queue is a GetQueueUrl call
-    queues = {name: backend.get_queue(name) for name in backend.list_queues()}
-    specs = {name: queue.spec() for name, queue in queues.items()}
-    dlqs = {spec.redrive.dead_letter_queue for spec in specs.values() if spec.redrive}
-    rows = []
-    for name, queue in queues.items():
-        if name in dlqs:
-            continue
-        stats = queue.stats()
-        redrive = specs[name].redrive
-        dlq = None
-        if redrive is not None:  # a DLQ missing from the listing still raises, as before
-            dlq = queues.get(redrive.dead_letter_queue) or backend.get_queue(
-                redrive.dead_letter_queue
-            )
-        rows.append(
-            {
-                "queue": name,
-                "visible": stats.visible,
-                "in_flight": stats.in_flight,
-                "delayed": stats.delayed,
-                "dlq": redrive.dead_letter_queue if redrive else None,
-                "dlq_depth": dlq.stats().total if dlq is not None else 0,
-            }
-        )
-    return rows
-
-
-def _busy(queues: list[dict[str, Any]], broadcasts: list[dict[str, Any]]) -> bool:
-    """Anything left to do: a message in a queue or a broadcast recipient pending."""
-    waiting = any(q["visible"] or q["in_flight"] or q["delayed"] for q in queues)
-    return waiting or any(b.get("pending") for b in broadcasts)
+def worker_summary(report: dict[str, Any], processes: int) -> str:
+    t = report["total"]
+    return (
+        f"tayori worker stopped after {t['elapsed_s']:.1f} s ({processes} process(es)): "
+        f"{t['records']} records in {t['invocations']} invocations; {t['deleted']} done, "
+        f"{t['failed_records']} to retry, {t['timeouts']} timed out; "
+        f"{t.get('succeeded', 0)} succeeded, {t.get('dead_lettered', 0)} dead-lettered, "
+        f"{t.get('duplicates_skipped', 0)} duplicates skipped; "
+        f"peak concurrency {t['peak_concurrency']}"
+    )
 
 
 def check_resources(app: Any, queues: list[str], ref: str) -> None:
@@ -379,75 +326,12 @@ def _mail_tables(app: Any) -> list[str]:
     return sorted(tables)
 
 
-def _broadcast_rows(backend: Any) -> list[dict[str, Any]]:
-    if hasattr(backend, "idempotency_table"):  # AWS: the DynamoDB mail table
-        return _aws_broadcast_rows(backend)
-    directory = getattr(backend, "directory", None)
-    if directory is None or not (directory / "mail.db").exists():
-        return []
-    from tayori.mail.store import SqliteMailStore
-
-    store = SqliteMailStore(directory)
-    try:
-        return [b.to_dict() for b in store.broadcasts()]
-    finally:
-        store.close()
-
-
-def _aws_broadcast_rows(backend: Any) -> list[dict[str, Any]]:
-    """Broadcasts from the DynamoDB mail table; none when the table does not exist
-    (status only reads: it never creates the table)."""
-    from tayori.backends.aws.resources import table_exists
-    from tayori.mail.store_dynamodb import DynamoDBMailStore, mail_table_name
-
-    client, table = backend.client("dynamodb"), mail_table_name(backend.idempotency_table)
-    if not table_exists(client, table):
-        return []
-    return [b.to_dict() for b in DynamoDBMailStore(client, table).broadcasts()]
 
 
 def _print_summary(data: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    import json
 
-    table = Table(title="tayori demo", show_header=False)
-    for key, value in data.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
-    Console().print(table)
+    from tayori.cli.output import table
 
-
-def _print_status(data: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    table = Table(title="queues")
-    for col in ("queue", "visible", "in_flight", "delayed", "dlq", "dlq_depth"):
-        table.add_column(col)
-    for row in data["queues"]:
-        table.add_row(
-            *(str(row[c]) for c in ("queue", "visible", "in_flight", "delayed", "dlq", "dlq_depth"))
-        )
-    console.print(table)
-    if data["broadcasts"]:
-        btable = Table(title="broadcasts")
-        cols = list(data["broadcasts"][0].keys())
-        for col in cols:
-            btable.add_column(col)
-        for row in data["broadcasts"]:
-            btable.add_row(*(str(row[c]) for c in cols))
-        console.print(btable)
-
-
-def _print_letters(data: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{data['dlq']} ({len(data['messages'])} shown)")
-    for col in ("message_id", "error_type", "error", "receive_count"):
-        table.add_column(col)
-    for m in data["messages"]:
-        table.add_row(
-            m["message_id"], str(m["error_type"]), str(m["error"]), str(m["receive_count"])
-        )
-    Console().print(table)
+    rows = [(k, json.dumps(v) if isinstance(v, dict) else v) for k, v in data.items()]
+    table("tayori demo", ("", ""), rows, show_header=False)

@@ -51,7 +51,9 @@ def register(app: typer.Typer) -> None:
         include: list[str] = typer.Option(
             [], "--include", "-i", metavar="PATH", help="also package this path (repeat)"
         ),
-        output: str = typer.Option("dist/lambda.zip", "--output", "-o", metavar="ZIP"),
+        output: str = typer.Option(
+            "dist/lambda.zip", "--output", "-o", metavar="ZIP", help="where to write the zip"
+        ),
         python: str = typer.Option("3.12", "--python", help="Lambda runtime: 3.12 or 3.13"),
         arch: str = typer.Option("x86_64", "--arch", help="x86_64 or arm64"),
         no_tayori: bool = typer.Option(
@@ -135,28 +137,47 @@ def register(app: typer.Typer) -> None:
         queue: list[str] = typer.Option(
             [], "--queue", "-q", help="task queue name (repeat; default: default)"
         ),
-        code_uri: str = typer.Option("dist/lambda.zip", "--code-uri", metavar="ZIP"),
-        timeout: str = typer.Option("60", "--timeout", metavar="S", help="function timeout"),
-        memory: str = typer.Option("256", "--memory", metavar="MB"),
-        batch_size: str = typer.Option("10", "--batch-size", metavar="B"),
-        batching_window: str = typer.Option("0", "--batching-window", metavar="S"),
+        code_uri: str = typer.Option(
+            "dist/lambda.zip", "--code-uri", metavar="ZIP", help="the zip `tayori package` built"
+        ),
+        timeout: str = typer.Option(
+            "60", "--timeout", metavar="S", help="function timeout, seconds"
+        ),
+        memory: str = typer.Option("256", "--memory", metavar="MB", help="function memory, MB"),
+        batch_size: str = typer.Option(
+            "10", "--batch-size", metavar="B", help="ESM batch size, messages per invocation"
+        ),
+        batching_window: str = typer.Option(
+            "0", "--batching-window", metavar="S", help="ESM batching window, seconds"
+        ),
         max_concurrency: str = typer.Option(
             "50", "--max-concurrency", metavar="C", help="ScalingConfig.MaximumConcurrency"
         ),
         reserved_concurrency: str | None = typer.Option(
-            None, "--reserved-concurrency", metavar="C"
+            None, "--reserved-concurrency", metavar="C", help="reserved concurrent executions"
         ),
-        max_receive_count: str = typer.Option("5", "--max-receive-count", metavar="N"),
+        max_receive_count: str = typer.Option(
+            "5", "--max-receive-count", metavar="N", help="receives before the DLQ"
+        ),
         visibility_timeout: str | None = typer.Option(
-            None, "--visibility-timeout", metavar="S", help="default: 6 x timeout + window"
+            None,
+            "--visibility-timeout",
+            metavar="S",
+            help="seconds (default: 6 x timeout + window)",
         ),
         bucket: str | None = typer.Option(None, "--bucket", help="default: generated"),
         table: str | None = typer.Option(None, "--table", help="default: generated"),
-        blob_expiry_days: str = typer.Option("21", "--blob-expiry-days", metavar="D"),
-        ses_identity_arn: str | None = typer.Option(None, "--ses-identity-arn", metavar="ARN"),
-        python: str = typer.Option("3.12", "--python"),
-        arch: str = typer.Option("x86_64", "--arch"),
-        output: str | None = typer.Option(None, "--output", "-o", metavar="FILE"),
+        blob_expiry_days: str = typer.Option(
+            "21", "--blob-expiry-days", metavar="D", help="claim-check blobs expire after, days"
+        ),
+        ses_identity_arn: str | None = typer.Option(
+            None, "--ses-identity-arn", metavar="ARN", help="SES identity the function may send as"
+        ),
+        python: str = typer.Option("3.12", "--python", help="Lambda runtime's Python version"),
+        arch: str = typer.Option("x86_64", "--arch", help="x86_64 or arm64"),
+        output: str | None = typer.Option(
+            None, "--output", "-o", metavar="FILE", help="write here (default: stdout)"
+        ),
         as_json: bool = typer.Option(False, "--json", help="machine-readable summary"),
     ) -> None:
         """Write an AWS SAM template: function, queues + DLQs, ESM, bucket, table, alarms."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from tayori.cli.output import safe
 from tayori.errors import TayoriError
 
 APP_HELP = (
@@ -16,7 +17,7 @@ APP_HELP = (
 
 
 def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"tayori send: {message}", err=True)
+    typer.echo(f"tayori send: {safe(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -25,13 +26,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command("send")
     def send(
-        template: str = typer.Option(..., "--template", "-t", help="template name"),
+        template: str = typer.Option(
+            ..., "--template", "-t", help="template name (files NAME.subject/.txt/.html)"
+        ),
         recipients: Path = typer.Option(
             ..., "--recipients", "-r", help="CSV with an email column, or JSON lines"
         ),
         context: str = typer.Option("{}", "--context", "-c", help="JSON object for the template"),
         broadcast_id: str | None = typer.Option(
-            None, "--broadcast-id", help="reuse to retry a broadcast without duplicates"
+            None,
+            "--broadcast-id",
+            help="reuse to retry a broadcast without duplicates (same template and context)",
         ),
         sender: str | None = typer.Option(None, "--sender", help="From address"),
         mailer_spec: str = typer.Option("tayori.mail.default:mailer", "--app", help=APP_HELP),
@@ -57,6 +62,7 @@ def register(app: typer.Typer) -> None:
             # on AWS: stop with one line (and the `tayori setup` command) when the bucket,
             # tables or queue are missing, before anything is half-sent
             check_resources(mailer.app, [mailer.fanout.queue], mailer_spec)
+            before = mailer.status(broadcast_id) if broadcast_id else None
             bid = mailer.broadcast(
                 template, read_file(recipients), ctx, broadcast_id, sender=sender
             )
@@ -67,6 +73,15 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         total = status.total if status else None
         if as_json:
-            typer.echo(json.dumps({"broadcast_id": bid, "template": template, "total": total}))
+            data = {"broadcast_id": bid, "template": template, "total": total}
+            typer.echo(json.dumps({**data, "existed": before is not None}))
+        elif before is not None and status is not None:
+            typer.echo(
+                safe(
+                    f"broadcast {bid} already exists ({status.sent} sent, {status.failed} failed "
+                    f"of {total}): sent again idempotently, nobody gets a second copy; "
+                    f"`tayori broadcast retry {bid}` re-sends the failed ones"
+                )
+            )
         else:
-            typer.echo(f"broadcast {bid}: {total} recipients queued (template {template})")
+            typer.echo(safe(f"broadcast {bid}: {total} recipients queued (template {template})"))

@@ -54,14 +54,24 @@ def register(app: typer.Typer) -> None:
             metavar="R",
             help="emails/s the provider accepts (SES max send rate; 'none' = no limit; required)",
         ),
-        latency_ms: str = typer.Option("50", "--latency-ms", metavar="L"),
-        batch_size: str = typer.Option("10", "--batch-size", metavar="B"),
-        batching_window: str = typer.Option("0", "--batching-window", metavar="S"),
+        latency_ms: str = typer.Option(
+            "50", "--latency-ms", metavar="L", help="provider latency per send, ms"
+        ),
+        batch_size: str = typer.Option(
+            "10", "--batch-size", metavar="B", help="ESM batch size, messages per invocation"
+        ),
+        batching_window: str = typer.Option(
+            "0", "--batching-window", metavar="S", help="ESM batching window, seconds"
+        ),
         max_concurrency: str | None = typer.Option(
             None, "--max-concurrency", metavar="C", help="ScalingConfig.MaximumConcurrency"
         ),
-        memory_mb: str = typer.Option("128", "--memory-mb", metavar="M"),
-        payload_kb: str = typer.Option("1", "--payload-kb", metavar="K"),
+        memory_mb: str = typer.Option(
+            "128", "--memory-mb", metavar="M", help="Lambda memory, MB (prices the GB-seconds)"
+        ),
+        payload_kb: str = typer.Option(
+            "1", "--payload-kb", metavar="K", help="message size, KiB (SQS bills 64 KiB chunks)"
+        ),
         concurrency: str = typer.Option(
             "200",
             "--concurrency",
@@ -82,7 +92,9 @@ def register(app: typer.Typer) -> None:
             "(default: measured, see docs/benchmarks.md; 'none' = no limit)",
         ),
         workers: str = typer.Option("10", "--workers", metavar="W", help="Celery workers"),
-        plot: str | None = typer.Option(None, "--plot", metavar="FILE.png"),
+        plot: str | None = typer.Option(
+            None, "--plot", metavar="FILE.png", help="also draw the drain curves into this PNG"
+        ),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """Capacity, drain time and cost of a burst on AWS vs the embedded default."""

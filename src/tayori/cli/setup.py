@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
 def _target(app_ref: str | None) -> tuple[Any, Any, list[str]]:
     """(settings, backend factory, the app's queues); without ``--app`` the settings alone
     (nothing is imported, so a dry run touches nothing)."""
-    from tayori.cli.core import _app_from
+    from tayori.cli.core import app_from
 
     if app_ref is None:
         from tayori.backends import open_backend
@@ -59,7 +59,7 @@ def _target(app_ref: str | None) -> tuple[Any, Any, list[str]]:
 
         settings = Settings()
         return settings, lambda: open_backend(settings), []
-    the_app = _app_from(app_ref)
+    the_app = app_from(app_ref)
     return the_app.settings, lambda: the_app.backend, list(the_app.queue_names)
 
 

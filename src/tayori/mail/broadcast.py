@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
-from tayori.errors import ConfigError, PermanentError
+from tayori.errors import BroadcastConflict, ConfigError, PermanentError
 from tayori.mail import store as outcomes
 from tayori.mail.message import (
     InvalidMessage,
@@ -34,6 +34,7 @@ from tayori.mail.message import (
 )
 from tayori.mail.ratelimit import RateLimitedTransport, RateLimiter, SqliteRateLimiter
 from tayori.mail.recipients import Recipient, iter_recipients
+from tayori.mail.spec import BroadcastSpec, read_spec, write_spec
 from tayori.mail.store import BroadcastStatus, MailStore, SqliteMailStore
 from tayori.mail.suppression import ingest
 from tayori.mail.templates import TemplateError, Templates
@@ -41,6 +42,7 @@ from tayori.mail.transports.base import Transport
 from tayori.mail.unsubscribe import Unsubscriber
 
 CHUNK_PREFIX = "tayori/broadcasts"
+PREFLIGHT_RECIPIENTS = 3  # rendered before anything is queued
 
 
 class Mailer:
@@ -99,7 +101,13 @@ class Mailer:
         *,
         sender: str | None = None,
     ) -> str:
-        """Enqueue one broadcast; return its id (pass the same id to retry safely)."""
+        """Enqueue one broadcast; return its id (pass the same id to retry safely).
+
+        Before anything is stored or queued, the template is rendered for the first
+        recipients (a missing template or an undefined variable fails here, not in
+        every send), and an existing ``broadcast_id`` must come with the same template,
+        context and sender (``BroadcastConflict`` otherwise).
+        """
         if not self.templates.exists(template):
             raise TemplateError(
                 f"template {template!r} is missing", template=template, recipient=None
@@ -109,12 +117,15 @@ class Mailer:
             raise ConfigError("broadcast_id must be 1-200 characters without ':'")
         context = dict(context or {})
         json.dumps(context)  # fail here, not in the fan-out, when the context is not JSON
-        self.store.start_broadcast(bid, template)
-        stream = iter_recipients(recipients)
-        head = list(islice(stream, self.inline_limit + 1))
-        base: dict[str, Any] = {"bid": bid, "template": template, "context": context}
         if sender is not None:
             check_address(sender, field_name="sender")
+        stream = iter_recipients(recipients)
+        head = list(islice(stream, self.inline_limit + 1))
+        self._preflight(template, head, context, bid, sender)
+        spec = BroadcastSpec(template, context, sender)
+        known = self._claim(bid, spec)
+        base: dict[str, Any] = {"bid": bid, "template": template, "context": context}
+        if sender is not None:
             base["sender"] = sender
         if len(head) <= self.inline_limit:
             total = len(head)
@@ -122,9 +133,52 @@ class Mailer:
         else:
             keys, total = self._store_chunks(bid, head, stream)
             payload = {**base, "id": f"{bid}:fanout", "chunks": keys}
+        if not known:
+            write_spec(self._blobs(), bid, spec)
+        self.store.start_broadcast(bid, template)
         self.store.set_total(bid, total)
         self.fanout.send(payload)
         return bid
+
+    def _preflight(
+        self,
+        template: str,
+        head: list[Recipient],
+        context: dict[str, Any],
+        bid: str,
+        sender: str | None,
+    ) -> None:
+        """Render for the first few valid recipients (or none: the context alone)."""
+        tried = 0
+        for r in head:
+            email = r.get("email", "")
+            try:
+                check_address(email)
+            except InvalidMessage:
+                continue  # recorded as failed by the fan-out, as before
+            variables = {k: v for k, v in r.items() if k != "email"}
+            self.render(template, email, context, variables, bid, sender=sender)
+            tried += 1
+            if tried >= PREFLIGHT_RECIPIENTS:
+                return
+        if tried == 0:
+            self.templates.render(template, {**context, "email": ""}, recipient=None)
+
+    def _claim(self, bid: str, spec: BroadcastSpec) -> bool:
+        """Refuse an existing broadcast id with another template, context or sender;
+        True when the id already has its spec (a retry of the same broadcast)."""
+        stored = read_spec(self._blobs(), bid)
+        if stored is not None:
+            if stored.fingerprint != spec.fingerprint:
+                raise BroadcastConflict(bid, stored.differences(spec))
+            return True
+        existing = self.store.status(bid)
+        if existing is not None and existing.template != spec.template:
+            raise BroadcastConflict(bid, [f"template {existing.template!r}, not {spec.template!r}"])
+        return False
+
+    def _blobs(self) -> Any:
+        return self.app.backend.blob_store(self.app.settings.bucket)
 
     def send(self, message: Message) -> str:
         """Enqueue one prepared message (the Django backend uses this)."""

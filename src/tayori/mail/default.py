@@ -37,5 +37,14 @@ def build(settings: Settings | None = None, templates: str | Path = "templates")
     )
 
 
-mailer = build()
-app = mailer.app
+_built: list[Mailer] = []
+
+
+def __getattr__(name: str) -> object:
+    """``mailer`` and ``app`` are built on first use, not at import: importing this
+    module must not create ``./.tayori/mail.db`` or an outbox as a side effect."""
+    if name not in ("mailer", "app"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _built:
+        _built.append(build())
+    return _built[0] if name == "mailer" else _built[0].app
