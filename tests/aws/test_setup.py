@@ -164,7 +164,7 @@ def test_read_only_commands_create_nothing(moto_url: str, tmp_path: Path, monkey
     c = clients(moto_url)
     status = runner.invoke(cli, ["status", "--json"], env=aws_env(moto_url))
     assert status.exit_code == 0, status.output
-    assert json.loads(status.stdout) == {"queues": [], "broadcasts": []}
+    assert json.loads(status.stdout) == {"queues": [], "broadcasts": [], "workers": None}
     dlq = runner.invoke(cli, ["dlq", "list", "orders"], env=aws_env(moto_url))
     assert dlq.exit_code == 2 and "does not exist" in dlq.stderr
     assert everything(c) == {"buckets": [], "tables": [], "queues": []}
@@ -172,9 +172,9 @@ def test_read_only_commands_create_nothing(moto_url: str, tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     embedded = {"TAYORI_URL": "sqlite:///./store"}
     status = runner.invoke(cli, ["status", "--json"], env=embedded)
-    assert status.exit_code == 0 and json.loads(status.stdout) == {"queues": [], "broadcasts": []}
+    assert status.exit_code == 2 and "no tayori store at store" in status.stderr
     dlq = runner.invoke(cli, ["dlq", "list", "orders"], env=embedded)
-    assert dlq.exit_code == 2 and "`tayori setup` creates it" in dlq.stderr
+    assert dlq.exit_code == 2 and "no tayori store" in dlq.stderr
     assert not (tmp_path / "store").exists()
 
 
@@ -204,7 +204,8 @@ def test_status_lists_broadcasts_from_the_dynamodb_mail_store(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "templates").mkdir()
-    (tmp_path / "templates" / "hello.txt").write_text("Subject: Hi\n\nHello {{ email }}\n")
+    (tmp_path / "templates" / "hello.subject").write_text("Hi")
+    (tmp_path / "templates" / "hello.txt").write_text("Hello {{ email }}\n")
     (tmp_path / "to.csv").write_text("email\na@example.com\nb@example.com\n")
     env = aws_env(moto_url)
     assert runner.invoke(cli, ["setup", "--app", "tayori.mail.default:app"], env=env).exit_code == 0

@@ -244,11 +244,19 @@ def register_lambda_local(app: typer.Typer) -> None:
         python: str = typer.Option(
             ..., "--python", metavar="PATH", help="a Python with boto3 + awslambdaric"
         ),
-        handler: str = typer.Option("tayori_handler.handler", "--handler"),
+        handler: str = typer.Option(
+            "tayori_handler.handler", "--handler", help="the handler Lambda is given"
+        ),
         queue: list[str] = typer.Option(..., "--queue", "-q", help="queue to poll (repeat)"),
-        concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=64),
-        batch_size: int = typer.Option(10, "--batch-size", "-b", min=1, max=10_000),
-        function_timeout: float = typer.Option(60.0, "--function-timeout", min=1, max=900),
+        concurrency: int = typer.Option(
+            1, "--concurrency", "-c", min=1, max=64, help="runtime processes (executions)"
+        ),
+        batch_size: int = typer.Option(
+            10, "--batch-size", "-b", min=1, max=10_000, help="records per invocation"
+        ),
+        function_timeout: float = typer.Option(
+            60.0, "--function-timeout", min=1, max=900, help="the function's timeout in seconds"
+        ),
         log: str | None = typer.Option(None, "--log", metavar="FILE", help="the function's output"),
         as_json: bool = typer.Option(False, "--json", help="print run stats as JSON on exit"),
     ) -> None:

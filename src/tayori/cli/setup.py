@@ -21,11 +21,21 @@ def register(app: typer.Typer) -> None:
             [], "--queue", "-q", help="also set up this queue (repeat)"
         ),
         function_timeout: float = typer.Option(
-            60.0, "--function-timeout", min=1, max=900, help="the Lambda function's timeout"
+            60.0,
+            "--function-timeout",
+            min=1,
+            max=900,
+            help="the Lambda function's timeout in seconds",
         ),
-        batching_window: float = typer.Option(0.0, "--batching-window", min=0, max=300),
+        batching_window: float = typer.Option(
+            0.0, "--batching-window", min=0, max=300, help="the ESM's batching window in seconds"
+        ),
         visibility_timeout: int | None = typer.Option(
-            None, "--visibility-timeout", min=0, max=43_200, help="default: 6 x timeout + window"
+            None,
+            "--visibility-timeout",
+            min=0,
+            max=43_200,
+            help="in seconds (default: 6 x timeout + window)",
         ),
         dry_run: bool = typer.Option(False, "--dry-run", help="only say what would be created"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
