@@ -107,6 +107,14 @@ def _parse_receipt(receipt_handle: str) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
+def _case_by_seq(pairs: list[tuple[int, str]]) -> tuple[str, list[Any]]:
+    """``CASE seq WHEN ? THEN ? ... END`` and its parameters: one value per row, one statement."""
+    params: list[Any] = []
+    for seq, value in pairs:
+        params += (seq, value)
+    return "CASE seq" + " WHEN ? THEN ?" * len(pairs) + " END", params
+
+
 class SqliteQueue:
     """One named queue inside a :class:`~tayori.backends.sqlite.SqliteBackend` database."""
 
@@ -235,78 +243,106 @@ class SqliteQueue:
 
     def _receive_once(self, max_messages: int, visibility_timeout: int | None) -> list[Message]:
         # An empty poll costs one read, not a write transaction: idle long-pollers in many
-        # processes must not take turns on the write lock that senders need.
+        # processes must not take turns on the write lock that senders need. The same read
+        # brings the queue's settings (the redrive policy may have changed).
         row = self._db.query_one(
-            "SELECT EXISTS (SELECT 1 FROM messages WHERE queue = ?1 AND visible_at <= ?2)"
-            " FROM queues WHERE name = ?1",
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE queue = ?1 AND visible_at <= ?2),"
+            " visibility_timeout, retention_seconds, max_message_size, dlq, max_receive_count,"
+            " delay_seconds FROM queues WHERE name = ?1",
             (self.name, time.time()),
         )
         if row is None:
             raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
         if not row[0]:
             return []
-        spec = self.spec()  # fresh: the redrive policy may have changed
+        vt, retention, size, dlq, max_count, delay = row[1:]
+        redrive = RedrivePolicy(dlq, max_count) if dlq else None
+        spec = self._spec = QueueSpec(vt, retention, size, delay_seconds=delay, redrive=redrive)
         vt = spec.visibility_timeout if visibility_timeout is None else visibility_timeout
-        out: list[Message] = []
         with self._db.write() as conn:
-            now = time.time()
-            # A few rows more than asked, since expired or dead-lettered ones are skipped.
-            rows = conn.execute(
-                "SELECT seq, id, body, attrs, md5, sent_at, expires_at, receive_count, "
-                "first_receive_at FROM messages WHERE queue = ? AND visible_at <= ? "
-                "ORDER BY visible_at, seq LIMIT ?",
-                (self.name, now, max_messages * 4),
-            ).fetchall()
-            dlq_retention: Any = _MISSING
-            expired: list[tuple[int]] = []
-            dead: list[tuple[Any, ...]] = []
-            taken: list[tuple[Any, ...]] = []
-            for seq, mid, body, attrs, md5, sent_at, expires_at, count, first in rows:
-                if len(out) == max_messages:
-                    break
-                if expires_at <= now:
-                    expired.append((seq,))
-                    continue
-                if spec.redrive is not None and count >= spec.redrive.max_receive_count:
-                    if dlq_retention is _MISSING:
-                        dlq_retention = self._retention_of(conn, spec.redrive.dead_letter_queue)
-                    if dlq_retention is not None:
-                        # keeps its message id; DLQ retention counts from the original enqueue
-                        dead.append(
-                            (spec.redrive.dead_letter_queue, now, sent_at + dlq_retention, seq)
-                        )
-                        continue
-                token = secrets.token_hex(16)
-                first = first if first is not None else now
-                taken.append((now + vt, token, first, seq))
-                out.append(
-                    Message(
-                        message_id=mid,
-                        receipt_handle=f"{seq}.{token}",
-                        body=body,
-                        attributes=_decode_attrs(attrs),
-                        receive_count=count + 1,
-                        sent_timestamp_ms=int(sent_at * 1000),
-                        first_receive_timestamp_ms=int(first * 1000),
-                        md5_of_body=md5,
+            return self._take(conn, spec, max_messages, vt)
+
+    def _take(self, conn: Any, spec: QueueSpec, max_messages: int, vt: int) -> list[Message]:
+        now = time.time()
+        # Rows are stepped one by one (each step is one call into SQLite), and only until
+        # enough are taken: expired or dead-lettered ones are skipped on the way.
+        cursor = conn.execute(
+            "SELECT seq, id, body, attrs, md5, sent_at, expires_at, receive_count, "
+            "first_receive_at FROM messages WHERE queue = ? AND visible_at <= ? "
+            "ORDER BY visible_at, seq",
+            (self.name, now),
+        )
+        out: list[Message] = []
+        dlq_retention: Any = _MISSING
+        expired: list[tuple[int]] = []
+        dead: list[tuple[Any, ...]] = []
+        taken: list[tuple[int, str]] = []
+        redrive = spec.redrive
+        for seq, mid, body, attrs, md5, sent_at, expires_at, count, first in cursor:
+            if expires_at <= now:
+                expired.append((seq,))
+            elif redrive is not None and count >= redrive.max_receive_count:
+                if dlq_retention is _MISSING:
+                    dlq_retention = self._retention_of(conn, redrive.dead_letter_queue)
+                if dlq_retention is None:  # the DLQ is gone: deliver it as SQS does
+                    out.append(
+                        self._taken(taken, now, seq, mid, body, attrs, md5, sent_at, count, first)
                     )
+                else:
+                    # keeps its message id; DLQ retention counts from the original enqueue
+                    dead.append((redrive.dead_letter_queue, now, sent_at + dlq_retention, seq))
+            else:
+                out.append(
+                    self._taken(taken, now, seq, mid, body, attrs, md5, sent_at, count, first)
                 )
-            # one call per kind of change, not one per message (fewer GIL hand-offs)
-            if expired:
-                conn.executemany("DELETE FROM messages WHERE seq = ?", expired)
-            if dead:
-                conn.executemany(
-                    "UPDATE messages SET queue = ?, visible_at = ?, receipt = NULL, "
-                    "expires_at = ? WHERE seq = ?",
-                    dead,
-                )
-            if taken:
-                conn.executemany(
-                    "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, "
-                    "receipt = ?, first_receive_at = ? WHERE seq = ?",
-                    taken,
-                )
+            if len(out) == max_messages or len(expired) + len(dead) >= 4 * MAX_BATCH_ENTRIES:
+                break
+        cursor.close()
+        # one statement per kind of change, not one per message (fewer calls into SQLite)
+        if expired:
+            conn.executemany("DELETE FROM messages WHERE seq = ?", expired)
+        if dead:
+            conn.executemany(
+                "UPDATE messages SET queue = ?, visible_at = ?, receipt = NULL, "
+                "expires_at = ? WHERE seq = ?",
+                dead,
+            )
+        if taken:
+            cases, params = _case_by_seq(taken)
+            conn.execute(
+                "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, "
+                f"first_receive_at = COALESCE(first_receive_at, ?), receipt = {cases} "
+                f"WHERE seq IN ({','.join('?' * len(taken))})",
+                (now + vt, now, *params, *(seq for seq, _ in taken)),
+            )
         return out
+
+    @staticmethod
+    def _taken(
+        taken: list[tuple[int, str]],
+        now: float,
+        seq: int,
+        mid: str,
+        body: str,
+        attrs: str,
+        md5: str,
+        sent_at: float,
+        count: int,
+        first: float | None,
+    ) -> Message:
+        token = secrets.token_hex(16)
+        taken.append((seq, token))
+        first = first if first is not None else now
+        return Message(
+            message_id=mid,
+            receipt_handle=f"{seq}.{token}",
+            body=body,
+            attributes=_decode_attrs(attrs),
+            receive_count=count + 1,
+            sent_timestamp_ms=int(sent_at * 1000),
+            first_receive_timestamp_ms=int(first * 1000),
+            md5_of_body=md5,
+        )
 
     @staticmethod
     def _retention_of(conn: Any, queue: str) -> int | None:
