@@ -11,6 +11,12 @@ log = logging.getLogger("tayori.runtime")
 MAX_BATCH_SIZE = 10_000
 MAX_BATCHING_WINDOW = 300.0
 MAX_FUNCTION_TIMEOUT = 900.0
+# Scaling of an SQS event source mapping (AWS Lambda developer guide, "Configuring scaling
+# behavior for SQS event source mappings"; older copies of the page say 1,000 per mapping).
+INITIAL_CONCURRENCY = 5
+SCALE_UP_PER_MINUTE = 300
+MAX_CONCURRENCY_PER_MAPPING = 1250
+MAXIMUM_CONCURRENCY_RANGE = (2, 1000)  # ScalingConfig.MaximumConcurrency
 
 
 def succeeded_ids(batch_ids: Sequence[str], response: Any) -> set[str]:
