@@ -137,6 +137,15 @@ class SqliteMailStore:
             (broadcast_id, recipient, status, detail[:500], time.time()),
         )
 
+    def delivery_state(self, broadcast_id: str, recipient: str) -> tuple[str | None, str | None]:
+        """(outcome, suppression reason) in ONE read: a send checks both before sending."""
+        row = self._db.query_one(
+            "SELECT (SELECT status FROM outcomes WHERE broadcast_id = ?1 AND recipient = ?2),"
+            " (SELECT reason FROM suppression WHERE address = ?3)",
+            (broadcast_id, recipient, recipient.lower()),
+        )
+        return (row[0], row[1]) if row else (None, None)
+
     def outcome(self, broadcast_id: str, recipient: str) -> str | None:
         row = self._db.query_one(
             "SELECT status FROM outcomes WHERE broadcast_id = ? AND recipient = ?",
