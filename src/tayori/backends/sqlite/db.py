@@ -78,12 +78,14 @@ class _Owned:
 class _Pending:
     """One queued statement; ``wake`` is held until its group commits (or it must lead)."""
 
-    __slots__ = ("done", "error", "lead", "params", "rowcount", "sql", "wake")
+    __slots__ = ("done", "error", "fetch", "lead", "params", "rowcount", "rows", "sql", "wake")
 
-    def __init__(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> None:
+    def __init__(self, sql: str, params: Sequence[Any] | dict[str, Any], fetch: bool) -> None:
         self.sql = sql
         self.params = params
+        self.fetch = fetch  # keep the rows (a statement with RETURNING)
         self.rowcount = 0
+        self.rows: list[tuple[Any, ...]] = []
         self.error: QueueUnavailable | None = None
         self.done = False
         self.lead = False  # set (under the queue lock) when the lead is handed to it
@@ -184,8 +186,16 @@ class Database:
         Group-committed with the statements other threads issue meanwhile (see the
         module docstring). Alone, it runs in autocommit mode: one call into SQLite.
         """
+        return self._submit(_Pending(sql, params, False)).rowcount
+
+    def execute_returning(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Like :meth:`execute`, for a statement with ``RETURNING``: its rows."""
+        return self._submit(_Pending(sql, params, True)).rows
+
+    def _submit(self, mine: _Pending) -> _Pending:
         self._check_fork()
-        mine = _Pending(sql, params)
         with self._queue_lock:
             self._pending.append(mine)
             follow = self._leading
@@ -200,7 +210,14 @@ class Database:
             self._lead()
         if mine.error is not None:
             raise mine.error
-        return mine.rowcount
+        return mine
+
+    @staticmethod
+    def _run(conn: sqlite3.Connection, item: _Pending) -> None:
+        cursor = conn.execute(item.sql, item.params)
+        if item.fetch:
+            item.rows = cursor.fetchall()
+        item.rowcount = cursor.rowcount
 
     def _follow(self, mine: _Pending) -> None:
         try:
@@ -252,8 +269,7 @@ class Database:
         if len(group) == 1:  # alone: autocommit, one call into SQLite
             item = group[0]
             try:
-                cursor = self._retry_busy(lambda: conn.execute(item.sql, item.params))
-                item.rowcount = cursor.rowcount
+                self._retry_busy(lambda: self._run(conn, item))
             except QueueUnavailable as exc:
                 item.error = exc
             return
@@ -264,7 +280,7 @@ class Database:
                 for item in group:
                     item.error = None
                     try:
-                        item.rowcount = conn.execute(item.sql, item.params).rowcount
+                        self._run(conn, item)
                     except sqlite3.Error as exc:
                         busy = isinstance(exc, sqlite3.OperationalError) and _is_busy(exc)
                         if busy or not conn.in_transaction:
