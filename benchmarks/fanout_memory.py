@@ -3,10 +3,10 @@
 Fresh processes, each reporting its own peak RSS (``ru_maxrss``):
 - producer: ``Mailer.broadcast(template, read_file("recipients.csv"))`` — the list is
   streamed into 1,000-recipient chunks in the blob store, one message is enqueued;
-- workers: ``--processes`` (default 2, one per core: ``tayori worker --processes 2``)
-  local runtimes at ``--concurrency`` in total on that queue with a no-op transport: the
-  fan-out splits chunks into per-recipient sends and the sends run; each stops when the
-  queue is idle or after ``--worker-seconds``;
+- workers: ``--processes`` (default 2, one per core) local runtimes at ``--concurrency``
+  in total (default 20: ``tayori worker --processes 2`` with its default 10 each) on that
+  queue with a no-op transport: the fan-out splits chunks into per-recipient sends and
+  the sends run; each stops when the queue is idle or after ``--worker-seconds``;
 - a baseline that imports the same modules and does nothing (the interpreter's floor).
 
 End to end = producer time + the workers' wall time until the last one is idle; the
@@ -136,7 +136,7 @@ def run(
     recipients: int | None,
     worker_seconds: float | None,
     processes: int = 2,
-    concurrency: int = 100,
+    concurrency: int = 20,
 ) -> dict:
     n = recipients or (5_000 if smoke else 1_000_000)
     seconds = worker_seconds or (60.0 if smoke else 900.0)
@@ -221,7 +221,9 @@ def main() -> None:
     parser.add_argument("--recipients", type=int)
     parser.add_argument("--worker-seconds", type=float)
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
-    parser.add_argument("--concurrency", type=int, default=100, help="in total, split")
+    parser.add_argument(
+        "--concurrency", type=int, default=20, help="in total, split (tayori worker's 10 each)"
+    )
     parser.add_argument("--role", choices=["baseline", "producer", "worker", "check"])
     parser.add_argument("args", nargs="*")
     args = parser.parse_args()

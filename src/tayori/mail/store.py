@@ -37,8 +37,10 @@ CREATE TABLE IF NOT EXISTS outcomes (
     detail TEXT NOT NULL DEFAULT '',
     at REAL NOT NULL,
     PRIMARY KEY (broadcast_id, recipient)
-)
+) WITHOUT ROWID
 """
+# WITHOUT ROWID: an outcome write touches one b-tree (the key), not a table and an index;
+# a store made by an older tayori keeps its table as it was.
 
 
 @dataclass(frozen=True, slots=True)
