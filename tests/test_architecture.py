@@ -114,7 +114,7 @@ def test_no_module_above_backends_knows_sqlite_internals() -> None:
         for mod, (_, every) in _graph().items()
         if any(i.startswith("tayori.backends.sqlite.db") for i in every)
         and not mod.startswith(
-            ("tayori.backends.sqlite", "tayori.mail", "tayori.testing", "tayori.reliability")
+            ("tayori.backends.sqlite", "tayori.mail", "tayori.testing")
         )
     )
     assert users == []

@@ -98,9 +98,14 @@ def test_rate_limit_smoke(run_smoke: Callable[[str], dict]) -> None:
 def test_fanout_memory_smoke(run_smoke: Callable[[str], dict]) -> None:
     data = run_smoke("fanout_memory")
     assert data["recipients"] == 5000
-    assert data["worker"]["idle"] is True and data["worker"]["left_in_queue"] == 0
+    assert all(w["idle"] for w in data["workers"]) and data["check"]["left_in_queue"] == 0
+    # every recipient sent exactly once (the mail store's outcome rows)
+    assert data["check"]["sent"] == 5000 == data["check"]["total"]
+    assert data["targets_met"]["every_recipient_sent_once"] is True
     # 5,000 sends + the fan-out messages (the inline-limit split) were all processed
-    assert data["worker"]["records_processed"] >= 5000
+    assert sum(w["records_processed"] for w in data["workers"]) >= 5000
+    assert len(data["workers"]) == data["processes"] == 2
+    assert data["end_to_end_s"] > data["producer"]["seconds"]
     for role in ("baseline", "producer", "worker"):
         assert 10 < data[role]["peak_rss_mb"] < 2000
 
@@ -138,3 +143,13 @@ def test_celery_migration_smoke(run_smoke: Callable[[str], dict]) -> None:
     for r in data["runs"]:
         assert r["sent_unique"] == n and r["drain_s"] > 0  # every task ran, in every system
     assert set(data["ratios"]) >= {"drain_option_B_over_option_A"}
+
+
+def test_cpu_per_message_smoke(run_smoke: Callable[[str], dict]) -> None:
+    data = run_smoke("cpu_per_message")
+    assert set(data["runs"]) == {"1", "10"}
+    for run in data["runs"].values():
+        for t in run["tries"]:
+            assert t["deleted"] == t["messages"] == 300 and t["failed_records"] == 0
+            assert 0 < t["cpu_ms_per_message"] < 100
+    assert set(data["targets_met"]) == {"c10_at_most_0_15_ms"}

@@ -86,7 +86,7 @@ def test_cold_start_counts_one_per_environment() -> None:
 
 
 def test_plan_cost_breakdown_for_10k_small_emails() -> None:
-    p = plan(PlanInput(emails=10_000, provider_rate=None))
+    p = plan(PlanInput(emails=10_000, provider_rate=None, mail=False))  # bare tasks
     prices = load_prices()
     cost, req = p.aws["cost"], p.aws["requests"]
     # 1,000 send batches + 1,000 receives + 1,000 delete batches, 1 chunk each
@@ -223,8 +223,53 @@ def test_price_table_is_dated_and_sourced() -> None:
     assert prices["region"] == "us-east-1" and prices["as_of"]
     for service in ("sqs", "lambda", "dynamodb", "s3", "ses"):
         assert prices[service]["source"]
-    assert prices["esm"]["initial_concurrency"] == 5
-    assert prices["esm"]["scale_up_per_minute"] == 300
+    assert "esm" not in prices  # the ESM's limits live in tayori.runtime.esm, not here
+    assert "transactional" in prices["dynamodb"]["units"]
+
+
+def test_esm_limits_and_the_deployed_max_concurrency_have_one_home() -> None:
+    from tayori.deploy.template import TemplateOptions
+    from tayori.plan import model
+    from tayori.runtime import esm
+
+    assert model.INITIAL_CONCURRENCY is esm.INITIAL_CONCURRENCY == 5
+    assert model.SCALE_UP_PER_MINUTE is esm.SCALE_UP_PER_MINUTE == 300
+    assert PlanInput(emails=1, provider_rate=None).max_concurrency == (
+        TemplateOptions().max_concurrency
+    )
+    p = plan(PlanInput(emails=100_000, provider_rate=None))
+    assert p.aws["peak_concurrency"] <= TemplateOptions().max_concurrency
+    unbounded = plan(PlanInput(emails=100_000, provider_rate=None, max_concurrency=None))
+    assert unbounded.aws["peak_concurrency"] > TemplateOptions().max_concurrency
+
+
+def test_a_broadcast_counts_every_request_it_makes() -> None:
+    n = 100_000
+    p = plan(PlanInput(emails=n, provider_rate=14))
+    req, cost = p.aws["requests"], p.aws["cost"]
+    prices = load_prices()
+    # producer: 100 chunks of 1,000 recipients stored, read back once by their fan-out
+    assert req["s3_chunk_put"] == 100 and req["s3_put"] == 100 and req["s3_get"] == 100
+    # 1 + 100 fan-out messages, each an idempotent task run too
+    assert req["dynamodb_idempotency_write_units"] == 2 * (n + 101)
+    # per email: outcome + suppression reads; one 2-item transaction (2 units each)
+    assert req["dynamodb_mail_store_read_units"] == 2 * n
+    assert req["dynamodb_mail_store_write_units"] == 2 + 4 * n
+    # the shared token bucket: one read and one conditional write per send
+    assert req["dynamodb_rate_limiter_read_units"] == n == req["dynamodb_rate_limiter_write_units"]
+    assert req["dynamodb_write_units"] == 2 * (n + 101) + 2 + 4 * n + n
+    assert req["dynamodb_read_units"] == 3 * n
+    assert cost["dynamodb_writes"] == pytest.approx(
+        req["dynamodb_write_units"] * prices["dynamodb"]["on_demand_per_million_write_units"] / 1e6
+    )
+    assert req["sqs_fanout"] == 1 + 10 + 2 * 101
+    assert req["lambda_invocations"] >= n / 10 + 101
+    # without a provider rate there is no limiter; bare tasks make no mail-store requests
+    free = plan(PlanInput(emails=n, provider_rate=None)).aws["requests"]
+    assert free["dynamodb_rate_limiter_write_units"] == 0
+    bare = plan(PlanInput(emails=n, provider_rate=None, mail=False)).aws["requests"]
+    assert bare["dynamodb_mail_store_write_units"] == 0 == bare["s3_put"]
+    assert bare["dynamodb_write_units"] == 2 * n
 
 
 # --------------------------------------------------------------------------- CLI
@@ -334,3 +379,16 @@ def test_planner_predicts_the_local_runtime_within_20_percent(tmp_path) -> None:
     measured = min(drains)
     error = abs(predicted - measured) / measured
     assert error <= 0.20, f"predicted {predicted:.3f}s, measured {drains}"
+
+
+def test_cli_max_concurrency_defaults_to_the_template(cli: typer.Typer) -> None:
+    from tayori.deploy.template import TemplateOptions
+
+    args = ["plan", "--emails", "20000", "--provider-rate", "none", "--json"]
+    default = json.loads(CliRunner().invoke(cli, args).stdout)
+    assert default["inputs"]["max_concurrency"] == TemplateOptions().max_concurrency
+    unset = json.loads(CliRunner().invoke(cli, [*args, "--max-concurrency", "none"]).stdout)
+    assert unset["inputs"]["max_concurrency"] is None
+    assert unset["aws"]["peak_concurrency"] > default["aws"]["peak_concurrency"]
+    bare = json.loads(CliRunner().invoke(cli, [*args, "--tasks"]).stdout)
+    assert bare["aws"]["requests"]["dynamodb_mail_store_write_units"] == 0

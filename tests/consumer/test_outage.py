@@ -224,8 +224,9 @@ def test_moto_behind_a_proxy_failing_every_call_for_60s(moto_url: str) -> None:
     A task that ran but whose completion write failed is the documented window: it may
     run again once its in-progress record expires. So: nothing lost, nothing
     dead-lettered, and duplicates only among the records in flight at the switch."""
+    from reliability.faultproxy import FaultProxy
+
     from tayori.backends.aws import AwsBackend
-    from tayori.reliability.faultproxy import FaultProxy
 
     port = int(moto_url.rsplit(":", 1)[1])
     with FaultProxy(port) as proxy:

@@ -301,11 +301,19 @@ class BaseQueue(ABC):
     def send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
         limit = self._limit()
         check_batch_ids([e.id for e in entries])
-        check_batch_size([message_size(e.body, e.attributes) for e in entries], limit)
+        sizes: list[int] = []  # each entry is sized once, by its own check
+
+        def check(entry: SendEntry) -> None:
+            try:
+                sizes.append(
+                    check_message(entry.body, entry.attributes, entry.delay_seconds, limit)
+                )
+            except QueueError:
+                sizes.append(message_size(entry.body, entry.attributes))
+                raise
+
         return self._per_entry(
-            entries,
-            lambda e: check_message(e.body, e.attributes, e.delay_seconds, limit),
-            self._send_batch,
+            entries, check, self._send_batch, before=lambda: check_batch_size(sizes, limit)
         )
 
     def receive(
@@ -349,7 +357,9 @@ class BaseQueue(ABC):
         self._purge()
 
     @staticmethod
-    def _per_entry(entries: Sequence[Any], check: Any, call: Any) -> BatchResult:
+    def _per_entry(
+        entries: Sequence[Any], check: Any, call: Any, before: Any = None
+    ) -> BatchResult:
         failed: list[EntryFailure] = []
         valid: list[Any] = []
         for entry in entries:
@@ -359,6 +369,8 @@ class BaseQueue(ABC):
                 failed.append(EntryFailure(entry.id, exc.code, str(exc)))
             else:
                 valid.append(entry)
+        if before is not None:  # a whole-request rule (the batch's total size)
+            before()
         if not valid:
             return BatchResult((), tuple(failed))
         result = call(valid)

@@ -35,6 +35,14 @@ def _machine_rate(raw: str | None) -> dict[str, Any]:
     return {"machine_rate": _number("--machine-rate", raw)}
 
 
+def _max_concurrency(raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        return {}  # the PlanInput default: what `tayori template` deploys
+    if raw.strip().lower() in ("none", "unlimited"):
+        return {"max_concurrency": None}  # the mapping's own limit
+    return {"max_concurrency": _number("--max-concurrency", raw, int)}
+
+
 def _fail(message: str) -> None:
     print(f"tayori plan: {message}", file=sys.stderr)
     raise typer.Exit(2)
@@ -64,7 +72,14 @@ def register(app: typer.Typer) -> None:
             "0", "--batching-window", metavar="S", help="ESM batching window, seconds"
         ),
         max_concurrency: str | None = typer.Option(
-            None, "--max-concurrency", metavar="C", help="ScalingConfig.MaximumConcurrency"
+            None,
+            "--max-concurrency",
+            metavar="C",
+            help="ScalingConfig.MaximumConcurrency (default: what `tayori template` deploys; "
+            "'none' = the mapping's limit)",
+        ),
+        bare: bool = typer.Option(
+            False, "--tasks", help="bare tasks, not a Mailer broadcast (no mail-store requests)"
         ),
         memory_mb: str = typer.Option(
             "128", "--memory-mb", metavar="M", help="Lambda memory, MB (prices the GB-seconds)"
@@ -114,7 +129,8 @@ def register(app: typer.Typer) -> None:
                 latency_ms=_number("--latency-ms", latency_ms),
                 batch_size=_number("--batch-size", batch_size, int),
                 batching_window_s=_number("--batching-window", batching_window),
-                max_concurrency=_number("--max-concurrency", max_concurrency, int),
+                **_max_concurrency(max_concurrency),
+                mail=not bare,
                 memory_mb=_number("--memory-mb", memory_mb, int),
                 payload_kb=_number("--payload-kb", payload_kb),
                 embedded_concurrency=_number("--concurrency", concurrency, int),
@@ -168,7 +184,7 @@ def render(result: Any) -> str:
         ("lambda_compute", "Lambda GB-seconds"),
         ("dynamodb_writes", "DynamoDB writes"),
         ("dynamodb_reads", "DynamoDB reads"),
-        ("s3", "S3 (claim-check)"),
+        ("s3", "S3 (chunks, claim-check)"),
         ("ses", "SES"),
         ("total", "total"),
     ):
@@ -179,6 +195,16 @@ def render(result: Any) -> str:
         f"  ({req['sqs_total']:,} SQS requests, {req['lambda_invocations']:,} invocations, "
         f"{req['lambda_gb_seconds']:,.1f} GB-s, {req['dynamodb_write_units']:,} write units)"
     )
+    lines.append(
+        f"  (DynamoDB units, write / read: idempotency "
+        f"{req['dynamodb_idempotency_write_units']:,} / {req['dynamodb_idempotency_read_units']:,}"
+        f", mail store {req['dynamodb_mail_store_write_units']:,} / "
+        f"{req['dynamodb_mail_store_read_units']:,}, rate limiter "
+        f"{req['dynamodb_rate_limiter_write_units']:,} / "
+        f"{req['dynamodb_rate_limiter_read_units']:,}; S3 {req['s3_put']:,} PUT / "
+        f"{req['s3_get']:,} GET)"
+    )
+    lines.append(f"  MaximumConcurrency {inp['max_concurrency'] or 'unset (mapping limit)'}")
     if a["recommended_max_concurrency"]:
         lines.append(f"recommended MaximumConcurrency: {a['recommended_max_concurrency']}")
     lines += [f"note: {n}" for n in result.notes]

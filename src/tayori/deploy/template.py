@@ -26,6 +26,7 @@ from tayori.deploy.verify import plan_handler
 from tayori.errors import ConfigError, QueueNameInvalid
 from tayori.mail.store_dynamodb import LIST_INDEX as MAIL_LIST_INDEX
 from tayori.mail.store_dynamodb import mail_table_name
+from tayori.runtime.esm import MAXIMUM_CONCURRENCY_RANGE
 
 RUNTIMES = ("3.12", "3.13")  # the Python versions `tayori package` builds for
 _LOGICAL = re.compile(r"[^A-Za-z0-9]")
@@ -64,7 +65,7 @@ class TemplateOptions:
         _range("memory", self.memory_mb, 128, 10_240)
         _range("batch size", self.batch_size, 1, 10_000)
         _range("batching window", self.batching_window, 0, 300)
-        _range("maximum concurrency", self.max_concurrency, 2, 1000)
+        _range("maximum concurrency", self.max_concurrency, *MAXIMUM_CONCURRENCY_RANGE)
         _range("maxReceiveCount", self.max_receive_count, 1, 1000)
         _range("retention", self.retention_seconds, 60, MAX_RETENTION_SECONDS)
         _range("blob expiry days", self.blob_expiry_days, 1, 3650)

@@ -250,9 +250,14 @@ class Mailer:
     def _deliver(self, payload: dict[str, Any]) -> dict[str, Any]:
         bid, to = payload["bid"], payload["to"]
         addr = address_of(to)
-        if self.store.outcome(bid, addr) == outcomes.SENT:
+        state = getattr(self.store, "delivery_state", None)  # one read where the store can
+        if state is not None:
+            outcome, reason = state(bid, addr)
+        else:
+            outcome = self.store.outcome(bid, addr)
+            reason = None if outcome == outcomes.SENT else self.store.suppression_reason(addr)
+        if outcome == outcomes.SENT:
             return {"status": "sent", "duplicate": True}
-        reason = self.store.suppression_reason(addr)
         if reason is not None:
             self.store.record(bid, addr, outcomes.SUPPRESSED, reason)
             return {"status": "suppressed"}

@@ -37,8 +37,10 @@ CREATE TABLE IF NOT EXISTS outcomes (
     detail TEXT NOT NULL DEFAULT '',
     at REAL NOT NULL,
     PRIMARY KEY (broadcast_id, recipient)
-)
+) WITHOUT ROWID
 """
+# WITHOUT ROWID: an outcome write touches one b-tree (the key), not a table and an index;
+# a store made by an older tayori keeps its table as it was.
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,15 @@ class SqliteMailStore:
             "WHERE outcomes.status != 'sent'",
             (broadcast_id, recipient, status, detail[:500], time.time()),
         )
+
+    def delivery_state(self, broadcast_id: str, recipient: str) -> tuple[str | None, str | None]:
+        """(outcome, suppression reason) in ONE read: a send checks both before sending."""
+        row = self._db.query_one(
+            "SELECT (SELECT status FROM outcomes WHERE broadcast_id = ?1 AND recipient = ?2),"
+            " (SELECT reason FROM suppression WHERE address = ?3)",
+            (broadcast_id, recipient, recipient.lower()),
+        )
+        return (row[0], row[1]) if row else (None, None)
 
     def outcome(self, broadcast_id: str, recipient: str) -> str | None:
         row = self._db.query_one(

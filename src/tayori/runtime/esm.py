@@ -11,10 +11,12 @@ log = logging.getLogger("tayori.runtime")
 MAX_BATCH_SIZE = 10_000
 MAX_BATCHING_WINDOW = 300.0
 MAX_FUNCTION_TIMEOUT = 900.0
-INITIAL_CONCURRENCY = 5  # concurrent batches an SQS mapping starts with
-MAX_MAPPING_CONCURRENCY = 1_250  # per mapping, without ScalingConfig
-MAX_SCALING_CONCURRENCY = 1_000  # ScalingConfig.MaximumConcurrency (2-1000)
-MIN_SCALING_CONCURRENCY = 2
+# Scaling of an SQS event source mapping (AWS Lambda developer guide, "Configuring scaling
+# behavior for SQS event source mappings"; older copies of the page say 1,000 per mapping).
+INITIAL_CONCURRENCY = 5
+SCALE_UP_PER_MINUTE = 300
+MAX_CONCURRENCY_PER_MAPPING = 1250
+MAXIMUM_CONCURRENCY_RANGE = (2, 1000)  # ScalingConfig.MaximumConcurrency
 MAX_LOCAL_CONCURRENCY = 10_000  # the local runtime's own cap (threads in one process)
 
 

@@ -337,6 +337,9 @@ class MemoryBackend:
     def persistence_layer(self) -> MemoryPersistenceLayer:
         return MemoryPersistenceLayer(self._records, self._records_lock)
 
+    def check_resources(self, tables: object = (), queues: object = ()) -> None:
+        """Nothing to check: everything lives in this process."""
+
     def close(self) -> None:
         pass
 

@@ -29,23 +29,28 @@ CREATE TABLE IF NOT EXISTS idempotency (
     status TEXT NOT NULL,
     data TEXT,
     validation TEXT
-)
+) WITHOUT ROWID
 """
+# WITHOUT ROWID: the key IS the b-tree, so a lock or completion writes one b-tree page,
+# not a table page plus an index page (a store made by an older tayori keeps its table).
 
 _PUT = """
 INSERT INTO idempotency (id, expiration, in_progress_expiration, status, data, validation)
-VALUES (:id, :expiration, :in_progress_expiration, :status, NULL, :validation)
+VALUES (?1, ?2, ?3, ?4, NULL, ?5)
 ON CONFLICT (id) DO UPDATE SET
     expiration = excluded.expiration,
     in_progress_expiration = excluded.in_progress_expiration,
     status = excluded.status,
     data = NULL,
     validation = excluded.validation
-WHERE idempotency.expiration < :now
-   OR (idempotency.status = :inprogress
+WHERE idempotency.expiration < ?6
+   OR (idempotency.status = ?8
        AND idempotency.in_progress_expiration IS NOT NULL
-       AND idempotency.in_progress_expiration < :now_ms)
+       AND idempotency.in_progress_expiration < ?7)
 """
+
+
+_INPROGRESS = STATUS_CONSTANTS["INPROGRESS"]
 
 
 class SqlitePersistenceLayer(BasePersistenceLayer):
@@ -68,16 +73,16 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
         # the lock is this ONE statement (insert, or take over an expired record)
         taken = self._db.execute(
             _PUT,
-            {
-                "id": data_record.idempotency_key,
-                "expiration": data_record.expiry_timestamp,
-                "in_progress_expiration": data_record.in_progress_expiry_timestamp,
-                "status": data_record.status,
-                "validation": data_record.payload_hash if self.payload_validation_enabled else None,
-                "now": int(now),
-                "now_ms": int(now * 1000),
-                "inprogress": STATUS_CONSTANTS["INPROGRESS"],
-            },
+            (
+                data_record.idempotency_key,
+                data_record.expiry_timestamp,
+                data_record.in_progress_expiry_timestamp,
+                data_record.status,
+                data_record.payload_hash if self.payload_validation_enabled else None,
+                int(now),
+                int(now * 1000),
+                _INPROGRESS,
+            ),
         )
         if taken == 1:
             return

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import os
 import re
 import secrets
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from tayori.backends.base import (
+    MAX_BATCH_ENTRIES,
     BaseQueue,
     BatchResult,
     EntryFailure,
@@ -99,6 +101,41 @@ def _parse_receipt(receipt_handle: str) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
+def _uuid4s(n: int) -> list[str]:
+    """``n`` random (version 4) UUIDs from one read of the OS's randomness: the same
+    values as ``str(uuid.uuid4())``, without an object and a syscall each."""
+    raw = os.urandom(16 * n)
+    out = []
+    for i in range(0, 16 * n, 16):
+        h = raw[i : i + 16].hex()
+        variant = "89ab"[int(h[16], 16) & 3]
+        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
+    return out
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    """INSERT ... SELECT from the queue's row joined with ``rows`` VALUES tuples."""
+    values = ",".join(
+        f"(?{3 + 5 * i},?{4 + 5 * i},?{5 + 5 * i},?{6 + 5 * i},?{7 + 5 * i})" for i in range(rows)
+    )
+    return (
+        "INSERT INTO messages (queue, id, body, attrs, md5, sent_at, expires_at, visible_at) "
+        "SELECT q.name, v.column1, v.column2, v.column3, v.column4, ?2, "
+        "?2 + q.retention_seconds, "
+        "?2 + CASE WHEN v.column5 > 0 THEN v.column5 ELSE q.delay_seconds END "
+        f"FROM queues AS q, (VALUES {values}) AS v WHERE q.name = ?1"
+    )
+
+
+def _case_by_seq(pairs: list[tuple[int, str]]) -> tuple[str, list[Any]]:
+    """``CASE seq WHEN ? THEN ? ... END`` and its parameters: one value per row, one statement."""
+    params: list[Any] = []
+    for seq, value in pairs:
+        params += (seq, value)
+    return "CASE seq" + " WHEN ? THEN ?" * len(pairs) + " END", params
+
+
 class SqliteQueue(BaseQueue):
     """One named queue inside a :class:`~tayori.backends.sqlite.SqliteBackend` database."""
 
@@ -129,62 +166,27 @@ class SqliteQueue(BaseQueue):
     # ------------------------------------------------------------------ send
 
     def _send(self, entry: SendEntry) -> str:
-        with self._db.write() as conn:
-            spec = self._current_spec(conn)
-            return self._insert(conn, spec, entry.body, entry.attributes, entry.delay_seconds)
+        return self._insert([(entry.body, entry.attributes, entry.delay_seconds)])[0]
 
     def _send_batch(self, entries: Sequence[SendEntry]) -> BatchResult:
-        ok: list[EntryResult] = []
-        with self._db.write() as conn:
-            spec = self._current_spec(conn)
-            rows = []
-            for entry in entries:
-                mid, row = self._row(spec, entry.body, entry.attributes, entry.delay_seconds)
-                rows.append(row)
-                ok.append(EntryResult(entry.id, mid))
-            conn.executemany(self._INSERT, rows)
-        return BatchResult(tuple(ok), ())
-
-    def _current_spec(self, conn: Any) -> QueueSpec:
-        """The queue's row read inside the write transaction: a deleted queue refuses sends."""
-        row = conn.execute(
-            "SELECT retention_seconds, delay_seconds FROM queues WHERE name = ?", (self.name,)
-        ).fetchone()
-        if row is None:
-            raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
-        spec = self._cached_spec()
-        if (spec.retention_seconds, spec.delay_seconds) != tuple(row):
-            spec = self.spec()
-        return spec
-
-    _INSERT = (
-        "INSERT INTO messages (queue, id, body, attrs, md5, sent_at, expires_at, visible_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-    )
-
-    def _row(
-        self, spec: QueueSpec, body: str, attributes: Attributes, delay: int
-    ) -> tuple[str, tuple[Any, ...]]:
-        now = time.time()
-        delay = delay or spec.delay_seconds
-        message_id = str(uuid.uuid4())
-        return message_id, (
-            self.name,
-            message_id,
-            body,
-            _encode_attrs(attributes),
-            md5_of_body(body),
-            now,
-            now + spec.retention_seconds,
-            now + delay,
+        ids = self._insert([(e.body, e.attributes, e.delay_seconds) for e in entries])
+        return BatchResult(
+            tuple(EntryResult(e.id, mid) for e, mid in zip(entries, ids, strict=True))
         )
 
-    def _insert(
-        self, conn: Any, spec: QueueSpec, body: str, attributes: Attributes, delay: int
-    ) -> str:
-        message_id, row = self._row(spec, body, attributes, delay)
-        conn.execute(self._INSERT, row)
-        return message_id
+    def _insert(self, messages: list[tuple[str, Attributes | None, int]]) -> list[str]:
+        """ONE autocommit statement for the whole batch (atomic, group-committed): the
+        queue's row supplies retention and delay, and a deleted queue inserts nothing."""
+        now = time.time()
+        ids = _uuid4s(len(messages))
+        params: list[Any] = [self.name, now]
+        for message_id, (body, attributes, delay) in zip(ids, messages, strict=True):
+            attrs = _encode_attrs(attributes) if attributes else "{}"
+            params += (message_id, body, attrs, md5_of_body(body), delay)
+        inserted = self._db.execute(_insert_sql(len(messages)), params)
+        if inserted != len(messages):
+            raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
+        return ids
 
     # ------------------------------------------------------------------ receive
 
@@ -205,78 +207,106 @@ class SqliteQueue(BaseQueue):
         self, max_messages: int, visibility_timeout: int | None
     ) -> list[QueueMessage]:
         # An empty poll costs one read, not a write transaction: idle long-pollers in many
-        # processes must not take turns on the write lock that senders need.
+        # processes must not take turns on the write lock that senders need. The same read
+        # brings the queue's settings (the redrive policy may have changed).
         row = self._db.query_one(
-            "SELECT EXISTS (SELECT 1 FROM messages WHERE queue = ?1 AND visible_at <= ?2)"
-            " FROM queues WHERE name = ?1",
-            (self.name, time.time()),
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ?),"
+            " visibility_timeout, retention_seconds, max_message_size, dlq, max_receive_count,"
+            " delay_seconds FROM queues WHERE name = ?",
+            (self.name, time.time(), self.name),
         )
         if row is None:
             raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
         if not row[0]:
             return []
-        spec = self.spec()  # fresh: the redrive policy may have changed
+        vt, retention, size, dlq, max_count, delay = row[1:]
+        redrive = RedrivePolicy(dlq, max_count) if dlq else None
+        spec = self._spec = QueueSpec(vt, retention, size, delay_seconds=delay, redrive=redrive)
         vt = spec.visibility_timeout if visibility_timeout is None else visibility_timeout
-        out: list[QueueMessage] = []
         with self._db.write() as conn:
-            now = time.time()
-            # A few rows more than asked, since expired or dead-lettered ones are skipped.
-            rows = conn.execute(
-                "SELECT seq, id, body, attrs, md5, sent_at, expires_at, receive_count, "
-                "first_receive_at FROM messages WHERE queue = ? AND visible_at <= ? "
-                "ORDER BY visible_at, seq LIMIT ?",
-                (self.name, now, max_messages * 4),
-            ).fetchall()
-            dlq_retention: Any = _MISSING
-            expired: list[tuple[int]] = []
-            dead: list[tuple[Any, ...]] = []
-            taken: list[tuple[Any, ...]] = []
-            for seq, mid, body, attrs, md5, sent_at, expires_at, count, first in rows:
-                if len(out) == max_messages:
-                    break
-                if expires_at <= now:
-                    expired.append((seq,))
-                    continue
-                if spec.redrive is not None and count >= spec.redrive.max_receive_count:
-                    if dlq_retention is _MISSING:
-                        dlq_retention = self._retention_of(conn, spec.redrive.dead_letter_queue)
-                    if dlq_retention is not None:
-                        # keeps its message id; DLQ retention counts from the original enqueue
-                        dead.append(
-                            (spec.redrive.dead_letter_queue, now, sent_at + dlq_retention, seq)
-                        )
-                        continue
-                token = secrets.token_hex(16)
-                first = first if first is not None else now
-                taken.append((now + vt, token, first, seq))
-                out.append(
-                    QueueMessage(
-                        message_id=mid,
-                        receipt_handle=f"{seq}.{token}",
-                        body=body,
-                        attributes=_decode_attrs(attrs),
-                        receive_count=count + 1,
-                        sent_timestamp_ms=int(sent_at * 1000),
-                        first_receive_timestamp_ms=int(first * 1000),
-                        md5_of_body=md5,
+            return self._take(conn, spec, max_messages, vt)
+
+    def _take(self, conn: Any, spec: QueueSpec, max_messages: int, vt: int) -> list[QueueMessage]:
+        now = time.time()
+        # Rows are stepped one by one (each step is one call into SQLite), and only until
+        # enough are taken: expired or dead-lettered ones are skipped on the way.
+        cursor = conn.execute(
+            "SELECT seq, id, body, attrs, md5, sent_at, expires_at, receive_count, "
+            "first_receive_at FROM messages WHERE queue = ? AND visible_at <= ? "
+            "ORDER BY visible_at, seq",
+            (self.name, now),
+        )
+        out: list[QueueMessage] = []
+        dlq_retention: Any = _MISSING
+        expired: list[tuple[int]] = []
+        dead: list[tuple[Any, ...]] = []
+        taken: list[tuple[int, str]] = []
+        redrive = spec.redrive
+        for seq, mid, body, attrs, md5, sent_at, expires_at, count, first in cursor:
+            if expires_at <= now:
+                expired.append((seq,))
+            elif redrive is not None and count >= redrive.max_receive_count:
+                if dlq_retention is _MISSING:
+                    dlq_retention = self._retention_of(conn, redrive.dead_letter_queue)
+                if dlq_retention is None:  # the DLQ is gone: deliver it as SQS does
+                    out.append(
+                        self._taken(taken, now, seq, mid, body, attrs, md5, sent_at, count, first)
                     )
+                else:
+                    # keeps its message id; DLQ retention counts from the original enqueue
+                    dead.append((redrive.dead_letter_queue, now, sent_at + dlq_retention, seq))
+            else:
+                out.append(
+                    self._taken(taken, now, seq, mid, body, attrs, md5, sent_at, count, first)
                 )
-            # one call per kind of change, not one per message (fewer GIL hand-offs)
-            if expired:
-                conn.executemany("DELETE FROM messages WHERE seq = ?", expired)
-            if dead:
-                conn.executemany(
-                    "UPDATE messages SET queue = ?, visible_at = ?, receipt = NULL, "
-                    "expires_at = ? WHERE seq = ?",
-                    dead,
-                )
-            if taken:
-                conn.executemany(
-                    "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, "
-                    "receipt = ?, first_receive_at = ? WHERE seq = ?",
-                    taken,
-                )
+            if len(out) == max_messages or len(expired) + len(dead) >= 4 * MAX_BATCH_ENTRIES:
+                break
+        cursor.close()
+        # one statement per kind of change, not one per message (fewer calls into SQLite)
+        if expired:
+            conn.executemany("DELETE FROM messages WHERE seq = ?", expired)
+        if dead:
+            conn.executemany(
+                "UPDATE messages SET queue = ?, visible_at = ?, receipt = NULL, "
+                "expires_at = ? WHERE seq = ?",
+                dead,
+            )
+        if taken:
+            cases, params = _case_by_seq(taken)
+            conn.execute(
+                "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, "
+                f"first_receive_at = COALESCE(first_receive_at, ?), receipt = {cases} "
+                f"WHERE seq IN ({','.join('?' * len(taken))})",
+                (now + vt, now, *params, *(seq for seq, _ in taken)),
+            )
         return out
+
+    @staticmethod
+    def _taken(
+        taken: list[tuple[int, str]],
+        now: float,
+        seq: int,
+        mid: str,
+        body: str,
+        attrs: str,
+        md5: str,
+        sent_at: float,
+        count: int,
+        first: float | None,
+    ) -> QueueMessage:
+        token = secrets.token_hex(16)
+        taken.append((seq, token))
+        first = first if first is not None else now
+        return QueueMessage(
+            message_id=mid,
+            receipt_handle=f"{seq}.{token}",
+            body=body,
+            attributes=_decode_attrs(attrs),
+            receive_count=count + 1,
+            sent_timestamp_ms=int(sent_at * 1000),
+            first_receive_timestamp_ms=int(first * 1000),
+            md5_of_body=md5,
+        )
 
     @staticmethod
     def _retention_of(conn: Any, queue: str) -> int | None:
@@ -295,7 +325,7 @@ class SqliteQueue(BaseQueue):
         with self._db.write() as conn:
             # a stale handle succeeds and deletes nothing, as SQS documents
             conn.executemany(
-                "DELETE FROM messages WHERE seq = ?1 AND receipt = ?2 AND queue = ?3", rows
+                "DELETE FROM messages WHERE seq = ? AND receipt = ? AND queue = ?", rows
             )
         return BatchResult(tuple(EntryResult(e.id) for e in entries), ())
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tayori.reliability.result import ScenarioResult
-from tayori.reliability.scenarios import (
+from reliability.result import ScenarioResult
+from reliability.scenarios import (
     contention,
     faults,
     graceful,

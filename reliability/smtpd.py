@@ -6,7 +6,7 @@ import socket
 from email import message_from_bytes, policy
 from typing import Any
 
-from tayori.reliability.recorder import PID_HEADER, Recorder
+from reliability.recorder import PID_HEADER, Recorder
 
 
 class _Handler:

@@ -17,11 +17,19 @@ from tayori.app import App
 from tayori.backends.base import MAX_BATCH_ENTRIES, HandleEntry, QueueMessage
 from tayori.wire.reasons import ERROR_TYPE_ATTRIBUTE
 
-MODULE = "tayori.reliability.worker"
+MODULE = "reliability.worker"
+ROOT = Path(__file__).resolve().parent.parent  # the repository: ``reliability`` lives here
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a child Python that imports ``reliability`` from any cwd
+    (the harness is not installed with the wheel: it sits next to ``benchmarks/``)."""
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)}
 
 
 class WorkerProcess:
-    """One ``python -m tayori.reliability.worker`` child; its stderr goes to a log file."""
+    """One ``python -m reliability.worker`` child; its stderr goes to a log file."""
 
     def __init__(self, config_path: Path, queues: tuple[str, ...] = ()) -> None:
         self.config_path, self.queues = config_path, queues
@@ -35,6 +43,7 @@ class WorkerProcess:
             [sys.executable, "-m", MODULE, str(self.config_path), *self.queues],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=child_env(),
         )
         log.close()
         return self.proc.pid

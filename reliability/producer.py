@@ -1,9 +1,9 @@
 """Producer processes for the harness (so they can be killed for real).
 
-``python -m tayori.reliability.producer CONFIG send_many N``  -- N work payloads ``r<i>``
-``python -m tayori.reliability.producer CONFIG broadcast N BID`` -- one mail broadcast
-``python -m tayori.reliability.producer CONFIG big BYTES`` -- one claim-check payload
-``python -m tayori.reliability.producer CONFIG loop SECONDS NAME`` -- send until time is up
+``python -m reliability.producer CONFIG send_many N``  -- N work payloads ``r<i>``
+``python -m reliability.producer CONFIG broadcast N BID`` -- one mail broadcast
+``python -m reliability.producer CONFIG big BYTES`` -- one claim-check payload
+``python -m reliability.producer CONFIG loop SECONDS NAME`` -- send until time is up
 (or SIGTERM), then write ``<dir>/producers/NAME.json``: how many it enqueued and every
 error that surfaced to it.
 """
@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from tayori.reliability.harness_app import HarnessConfig, build
+from reliability.harness_app import HarnessConfig, build
 
 LOOP_BATCH = 50
 

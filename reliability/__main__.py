@@ -1,4 +1,4 @@
-"""``python -m tayori.reliability [--smoke] [--json FILE] [--only NAME ...]``.
+"""``python -m reliability [--smoke] [--json FILE] [--only NAME ...]``.
 
 Exit status 0 when every scenario met its target, 1 otherwise.
 """
@@ -15,12 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from tayori.reliability.result import render, write_json
-from tayori.reliability.run import FULL, NAMES, SMOKE, run_all
+from reliability.result import render, write_json
+from reliability.run import FULL, NAMES, SMOKE, run_all
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tayori.reliability", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="the reduced sizes CI runs")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--only", nargs="+", choices=NAMES, default=(), help="scenarios to run")

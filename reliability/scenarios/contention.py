@@ -12,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from tayori.reliability.harness_app import WORK_QUEUE, HarnessConfig, build
-from tayori.reliability.procs import WorkerProcess, dead_letters, log_problems, wait_drained
-from tayori.reliability.producer import LOOP_BATCH
-from tayori.reliability.result import ScenarioResult
+from reliability.harness_app import WORK_QUEUE, HarnessConfig, build
+from reliability.procs import WorkerProcess, child_env, dead_letters, log_problems, wait_drained
+from reliability.producer import LOOP_BATCH
+from reliability.result import ScenarioResult
 
 
 def run(
@@ -34,8 +34,10 @@ def run(
     procs = []
     for i in range(producers):
         log = (workdir / "logs" / f"producer-{i}.log").open("wb")
-        cmd = [sys.executable, "-m", "tayori.reliability.producer", str(path), "loop"]
-        procs.append(subprocess.Popen([*cmd, str(seconds), f"p{i}"], stdout=log, stderr=log))
+        cmd = [sys.executable, "-m", "reliability.producer", str(path), "loop"]
+        procs.append(
+            subprocess.Popen([*cmd, str(seconds), f"p{i}"], stdout=log, stderr=log, env=child_env())
+        )
         log.close()
     codes = [p.wait() for p in procs]
     produced_at = time.monotonic()

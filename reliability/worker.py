@@ -1,4 +1,4 @@
-"""A worker process for the harness: ``python -m tayori.reliability.worker CONFIG [QUEUE...]``.
+"""A worker process for the harness: ``python -m reliability.worker CONFIG [QUEUE...]``.
 
 It is the real local runtime (``tayori worker`` runs the same ``LocalRuntime``) on the
 harness app; SIGTERM stops it gracefully and it writes its run stats to
@@ -16,7 +16,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from tayori.reliability.harness_app import HarnessConfig, build
+from reliability.harness_app import HarnessConfig, build
 from tayori.runtime.workers import run_in_this_process
 
 

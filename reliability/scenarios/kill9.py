@@ -13,9 +13,8 @@ import random
 import time
 from pathlib import Path
 
-from tayori.mail import store as outcomes
-from tayori.reliability.harness_app import HarnessConfig, build
-from tayori.reliability.procs import (
+from reliability.harness_app import HarnessConfig, build
+from reliability.procs import (
     WorkerProcess,
     completed_hashes,
     dead_letters,
@@ -24,9 +23,10 @@ from tayori.reliability.procs import (
     queue_depth,
     wait_drained,
 )
-from tayori.reliability.recorder import Recorder
-from tayori.reliability.result import ScenarioResult
-from tayori.reliability.smtpd import RecordingSmtpServer
+from reliability.recorder import Recorder
+from reliability.result import ScenarioResult
+from reliability.smtpd import RecordingSmtpServer
+from tayori.mail import store as outcomes
 
 BROADCAST = "kill9"
 

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from tayori.reliability.harness_app import WORK_QUEUE, HarnessConfig, build
-from tayori.reliability.procs import WorkerProcess, dead_letters, wait_drained
-from tayori.reliability.result import ScenarioResult
+from reliability.harness_app import WORK_QUEUE, HarnessConfig, build
+from reliability.procs import WorkerProcess, child_env, dead_letters, wait_drained
+from reliability.result import ScenarioResult
 
 CLI = "from tayori.cli import main; main()"
 
@@ -27,7 +27,7 @@ def run(workdir: Path, n: int = 400, latency: float = 0.1) -> ScenarioResult:
     config = HarnessConfig(str(workdir), latency=latency, function_timeout=5.0)
     path = config.save(workdir / "config.json")
     (workdir / "relapp.py").write_text(
-        "from tayori.reliability.harness_app import HarnessConfig, build\n"
+        "from reliability.harness_app import HarnessConfig, build\n"
         f"app = build(HarnessConfig.load({str(path)!r})).app\n"
     )
     h = build(config)
@@ -35,7 +35,7 @@ def run(workdir: Path, n: int = 400, latency: float = 0.1) -> ScenarioResult:
     log = (workdir / "cli-worker.log").open("wb")
     cmd = [sys.executable, "-c", CLI, "worker", "--app", "relapp:app", "--processes", "2"]
     cmd += ["--concurrency", "4", "--function-timeout", "5", "--queue", WORK_QUEUE]
-    proc = subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=log)
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=log, env=child_env())
     log.close()
     while sum(h.recorder.per_recipient().values()) < n // 4 and proc.poll() is None:
         time.sleep(0.05)

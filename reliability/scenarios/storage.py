@@ -16,13 +16,13 @@ import threading
 import time
 from pathlib import Path
 
+from reliability.faultproxy import FAKE_CREDENTIALS, FaultProxy, MotoServer
+from reliability.harness_app import WORK_QUEUE, HarnessConfig, build
+from reliability.procs import WorkerProcess, child_env, dead_letters, queue_depth, wait_drained
+from reliability.recorder import Recorder
+from reliability.result import ScenarioResult
 from tayori.app import App
 from tayori.errors import SendFailed, TayoriError
-from tayori.reliability.faultproxy import FAKE_CREDENTIALS, FaultProxy, MotoServer
-from tayori.reliability.harness_app import WORK_QUEUE, HarnessConfig, build
-from tayori.reliability.procs import WorkerProcess, dead_letters, queue_depth, wait_drained
-from tayori.reliability.recorder import Recorder
-from tayori.reliability.result import ScenarioResult
 from tayori.runtime.local import RuntimeConfig
 from tayori.settings import Settings
 
@@ -64,9 +64,10 @@ def blob_faults(workdir: Path) -> tuple[list[str], dict[str, str]]:
         resource.setrlimit(resource.RLIMIT_FSIZE, (128 * 1024, 128 * 1024))
 
     out = subprocess.run(
-        [sys.executable, "-m", "tayori.reliability.producer", str(path), "big", str(BIG)],
+        [sys.executable, "-m", "reliability.producer", str(path), "big", str(BIG)],
         capture_output=True,
         text=True,
+        env=child_env(),
         preexec_fn=limit,
         check=False,
         timeout=120,
@@ -99,13 +100,14 @@ def sqlite_unavailable(workdir: Path) -> tuple[list[str], dict[str, str], int]:
             problems.append(f"producer got an unclear error: {type(exc).__name__}: {exc}")
     # the real CLI worker: one line on stderr, non-zero exit, no traceback
     (Path(config.directory) / "relapp.py").write_text(
-        "from tayori.reliability.harness_app import HarnessConfig, build\n"
+        "from reliability.harness_app import HarnessConfig, build\n"
         f"app = build(HarnessConfig.load({str(Path(config.directory) / 'config.json')!r})).app\n"
     )
     config.save(Path(config.directory) / "config.json")
     cli = subprocess.run(
         [sys.executable, "-c", CLI, "worker", "--app", "relapp:app"],
         cwd=config.directory,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=120,

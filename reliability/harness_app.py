@@ -11,17 +11,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tayori.app import App
-from tayori.mail.broadcast import Mailer
-from tayori.mail.templates import Templates
-from tayori.mail.transports.base import Transport
-from tayori.reliability.recorder import (
+from reliability.recorder import (
     FaultPlan,
     FaultyTransport,
     PidStamp,
     Recorder,
     RecordingTransport,
 )
+from tayori.app import App
+from tayori.mail.broadcast import Mailer
+from tayori.mail.templates import Templates
+from tayori.mail.transports.base import Transport
 from tayori.runtime.esm import recommended_visibility_timeout
 from tayori.runtime.local import RuntimeConfig
 from tayori.settings import Settings

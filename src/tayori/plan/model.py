@@ -1,6 +1,6 @@
-"""Capacity and cost planner: how long a burst takes to drain, and what it costs.
+"""The planner's model: how long a burst takes to drain (prices: ``tayori.plan.pricing``).
 
-Pure simulation, no I/O except reading the dated price table. The same event-driven
+Pure simulation, no I/O. The same event-driven
 simulator models three consumers of one queue, so their drain times are comparable:
 
 - AWS: the Lambda SQS event source mapping (ESM). It starts with 5 concurrent batches
@@ -19,17 +19,20 @@ which is why the planner recommends a ``MaximumConcurrency`` that just saturates
 
 from __future__ import annotations
 
-import heapq
-import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
-from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
+from tayori.deploy.template import TemplateOptions
 from tayori.errors import ConfigError
+from tayori.plan.pricing import BroadcastShape, aws_costs, load_prices
+from tayori.plan.simulation import Scaling, simulate
+from tayori.runtime.esm import (
+    INITIAL_CONCURRENCY,
+    MAX_CONCURRENCY_PER_MAPPING,
+    MAXIMUM_CONCURRENCY_RANGE,
+    SCALE_UP_PER_MINUTE,
+)
 
 KIB = 1024
 LAMBDA_EVENT_LIMIT = 6 * 1024 * 1024  # invocation payload limit; the ESM cuts the batch there
@@ -51,126 +54,7 @@ EMBEDDED_RATE_PER_PROCESS = 1800.0
 # processes share SQLite's write lock; one process may already use part of the second core
 # while SQLite runs without the GIL). Also a fit to that run, not a validation.
 EMBEDDED_PROCESS_SCALING = 0.4
-
-
-@cache
-def load_prices(path: str | None = None) -> dict[str, Any]:
-    """The one dated price table (``tayori/data/prices.json`` unless ``path`` is given)."""
-    if path is None:
-        text = resources.files("tayori").joinpath("data/prices.json").read_text("utf-8")
-    else:
-        text = Path(path).read_text("utf-8")
-    return json.loads(text)
-
-
-# --------------------------------------------------------------------------- simulation
-
-
-@dataclass(frozen=True, slots=True)
-class Scaling:
-    """How many executions may run: ``start`` at once, ``+ramp_per_s`` while busy, up to ``cap``."""
-
-    start: int
-    cap: int
-    ramp_per_s: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Simulation:
-    drain_s: float
-    peak_concurrency: int
-    invocations: int
-    busy_seconds: float  # sum of execution durations (what Lambda bills, before memory)
-    cold_starts: int
-    timeline: tuple[tuple[float, int, int], ...]  # (t, messages not yet done, executions)
-
-
-def simulate(
-    messages: int,
-    *,
-    batch_size: int,
-    message_s: float,
-    batch_overhead_s: float,
-    scaling: Scaling,
-    rate_cap: float | None = None,
-    batching_window_s: float = 0.0,
-    cold_start_s: float = 0.0,
-    startup_s: float = 0.0,
-    max_points: int = 1000,
-) -> Simulation:
-    """Drain ``messages`` already in the queue; event-driven, exact without a rate cap.
-
-    An execution takes a batch of ``n``: first a part the rate cap cannot slow (batch
-    overhead, cold start, batching window), then ``n * message_s`` of per-message work
-    (provider call + idempotency writes). With a rate cap R, the ``A`` executions in that
-    phase share it: each runs at speed ``min(1, R * message_s / A)`` (processor sharing,
-    which is what a shared token bucket does to callers that wait, then send).
-    """
-    send = max(message_s, 1e-9) if rate_cap is not None else message_s
-    queued = remaining = messages
-    t = startup_s  # real time (the consumer starts after startup_s)
-    v = 0.0  # work done by any one sending execution (virtual time)
-    limit = max(1, min(scaling.start, scaling.cap))
-    step = 1.0 / scaling.ramp_per_s if scaling.ramp_per_s > 0 else math.inf
-    next_scale = step
-    setup: list[tuple[float, float, int]] = []  # (setup ends at real t, started, size)
-    sending: list[tuple[float, float, int]] = []  # (finish in virtual time, started, size)
-    environments = peak = invocations = 0
-    busy = 0.0
-    points: list[tuple[float, int, int]] = [(0.0, remaining, 0), (t, remaining, 0)]
-    next_scale += t
-    while remaining > 0:
-        while len(setup) + len(sending) < limit and queued > 0:
-            size = min(batch_size, queued)
-            queued -= size
-            fixed = batch_overhead_s
-            if size < batch_size:
-                fixed += batching_window_s  # a short batch waits for the window to close
-            if len(setup) + len(sending) >= environments:
-                environments += 1
-                fixed += cold_start_s
-            heapq.heappush(setup, (t + fixed, t, size))
-            invocations += 1
-        peak = max(peak, len(setup) + len(sending))
-        speed = 1.0
-        if rate_cap is not None and sending:
-            speed = min(1.0, rate_cap * send / len(sending))
-        dt_send = (sending[0][0] - v) / speed if sending else math.inf
-        dt_setup = setup[0][0] - t if setup else math.inf
-        can_scale = limit < scaling.cap and queued > 0
-        dt_scale = next_scale - t if can_scale else math.inf
-        dt = max(0.0, min(dt_send, dt_setup, dt_scale))
-        t += dt
-        v += dt * speed
-        if can_scale and dt_scale <= dt:
-            limit += 1
-            next_scale += step
-        while setup and setup[0][0] <= t + 1e-12:
-            _, started, size = heapq.heappop(setup)
-            heapq.heappush(sending, (v + size * send, started, size))
-        while sending and sending[0][0] <= v + 1e-12:
-            _, started, size = heapq.heappop(sending)
-            remaining -= size
-            busy += t - started
-        points.append((t, remaining, len(setup) + len(sending)))
-    return Simulation(
-        drain_s=t,
-        peak_concurrency=peak,
-        invocations=invocations,
-        busy_seconds=busy,
-        cold_starts=environments,
-        timeline=_downsample(points, max_points),
-    )
-
-
-def _downsample(
-    points: list[tuple[float, int, int]], max_points: int
-) -> tuple[tuple[float, int, int], ...]:
-    if len(points) <= max_points:
-        return tuple(points)
-    step = len(points) / max_points
-    picked = [points[int(i * step)] for i in range(max_points)]
-    return (*picked, points[-1])
+DYNAMODB_CALL_MS = 5.0  # one DynamoDB request from Lambda in the same region (typical)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -185,17 +69,24 @@ class PlanInput:
     latency_ms: float = 50.0  # one provider call
     batch_size: int = 10
     batching_window_s: float = 0.0
-    max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency; None = mapping limit
+    # ScalingConfig.MaximumConcurrency: what `tayori template` deploys; None = mapping limit
+    max_concurrency: int | None = TemplateOptions.max_concurrency
     memory_mb: int = 128
     payload_kb: float = 1.0
     architecture: str = "x86"
-    # per message inside the function: the 2 idempotency writes to DynamoDB (~5 ms each)
-    aws_message_overhead_ms: float = 10.0
+    # per message inside the function besides the send; None: DYNAMODB_CALL_MS for each
+    # DynamoDB call a send makes (see dynamodb_calls_per_email)
+    aws_message_overhead_ms: float | None = None
     aws_batch_overhead_ms: float = 5.0  # decode the event, build the response
     cold_start_ms: float = 400.0  # one per execution environment; INIT is billed
     offload_threshold: int = 262_144
     max_batch_bytes: int = 262_144
     duplicate_rate: float = 0.0  # redeliveries that find a completed record (1 read each)
+    # a Mailer broadcast (fan-out, mail-store outcome per email); False: bare tasks
+    mail: bool = True
+    rate_limiter: bool | None = None  # DynamoDBRateLimiter per send; None: when rate given
+    chunk_size: int = 1000  # Mailer(chunk_size=...): recipients per stored chunk
+    inline_limit: int = 1000  # Mailer(inline_limit=...): longer lists are chunked
     # embedded (local runtime) and Celery, for the same job
     embedded_concurrency: int = 200
     embedded_start: int | None = None  # None: all executions start at once
@@ -228,11 +119,13 @@ class PlanInput:
             0 <= self.batching_window_s <= 300,
             f"batching window must be from 0 to 300 s, got {self.batching_window_s}",
         )
+        low, high = MAXIMUM_CONCURRENCY_RANGE
         _check(
-            self.max_concurrency is None or 2 <= self.max_concurrency <= 1000,
-            f"--max-concurrency (ScalingConfig.MaximumConcurrency) must be from 2 to 1000, "
-            f"got {self.max_concurrency}",
+            self.max_concurrency is None or low <= self.max_concurrency <= high,
+            f"--max-concurrency (ScalingConfig.MaximumConcurrency) must be from {low} to "
+            f"{high}, got {self.max_concurrency}",
         )
+        _check(self.chunk_size >= 1 and self.inline_limit >= 0, "bad chunk size / inline limit")
         _check(
             128 <= self.memory_mb <= 10_240,
             f"--memory-mb must be from 128 to 10240, got {self.memory_mb}",
@@ -256,6 +149,22 @@ class PlanInput:
         _check(0 <= self.process_scaling <= 1, "process scaling must be from 0 to 1")
         _check(self.celery_workers >= 1, "celery workers must be at least 1")
         _check(0 <= self.duplicate_rate <= 1, "duplicate rate must be from 0 to 1")
+
+    @property
+    def uses_rate_limiter(self) -> bool:
+        return self.provider_rate is not None if self.rate_limiter is None else self.rate_limiter
+
+    @property
+    def dynamodb_calls_per_email(self) -> int:
+        """Idempotency put + update; with mail, the outcome and suppression reads and the
+        outcome transaction; with the rate limiter, its read and write."""
+        return 2 + (3 if self.mail else 0) + (2 if self.uses_rate_limiter else 0)
+
+    @property
+    def aws_message_overhead_s(self) -> float:
+        if self.aws_message_overhead_ms is not None:
+            return self.aws_message_overhead_ms / 1000
+        return self.dynamodb_calls_per_email * DYNAMODB_CALL_MS / 1000
 
     @property
     def embedded_executions(self) -> int:
@@ -305,7 +214,6 @@ class Plan:
 def plan(inp: PlanInput) -> Plan:
     """Simulate the burst on AWS, embedded and Celery, and price the AWS run."""
     prices = load_prices(inp.prices_path)
-    esm = prices["esm"]
     notes: list[str] = []
     body_bytes = int(inp.payload_kb * KIB) + ENVELOPE_OVERHEAD_BYTES
     offloaded = body_bytes > inp.offload_threshold
@@ -315,10 +223,10 @@ def plan(inp: PlanInput) -> Plan:
         notes.append(f"batch cut to {batch} messages by the 6 MB invocation payload limit")
     if offloaded:
         notes.append("payload over the offload threshold: bodies go through S3 (claim-check)")
-    cap = inp.max_concurrency or esm["max_concurrency_per_mapping"]
+    cap = inp.max_concurrency or MAX_CONCURRENCY_PER_MAPPING
 
     send_s = inp.latency_ms / 1000
-    aws_message_s = send_s + inp.aws_message_overhead_ms / 1000
+    aws_message_s = send_s + inp.aws_message_overhead_s
     aws_batch_s = inp.aws_batch_overhead_ms / 1000 + (
         0.05 * batch / 1000 if offloaded else 0.0
     )  # + one S3 GET (~50 ms) per offloaded message
@@ -330,9 +238,9 @@ def plan(inp: PlanInput) -> Plan:
         message_s=aws_message_s,
         batch_overhead_s=aws_batch_s,
         scaling=Scaling(
-            start=esm["initial_concurrency"],
+            start=INITIAL_CONCURRENCY,
             cap=cap,
-            ramp_per_s=esm["scale_up_per_minute"] / 60,
+            ramp_per_s=SCALE_UP_PER_MINUTE / 60,
         ),
         rate_cap=inp.provider_rate,
         batching_window_s=inp.effective_window_s,
@@ -347,7 +255,24 @@ def plan(inp: PlanInput) -> Plan:
                 "about as fast and stops paying for executions that wait on the rate limiter"
             )
 
-    costs, counts = _aws_costs(inp, prices, aws_sim, body_bytes, sqs_bytes, offloaded)
+    shape = BroadcastShape(
+        emails=inp.emails,
+        batch_size=inp.batch_size,
+        max_batch_bytes=inp.max_batch_bytes,
+        body_bytes=body_bytes,
+        sqs_bytes=sqs_bytes,
+        offloaded=offloaded,
+        invocations=aws_sim.invocations,
+        busy_seconds=aws_sim.busy_seconds,
+        memory_mb=inp.memory_mb,
+        architecture=inp.architecture,
+        duplicate_rate=inp.duplicate_rate,
+        mail=inp.mail,
+        rate_limiter=inp.uses_rate_limiter,
+        chunk_size=inp.chunk_size,
+        inline_limit=inp.inline_limit,
+    )
+    costs, counts = aws_costs(shape, prices)
     per_million = {k: v * 1_000_000 / inp.emails for k, v in costs.items()}
     ideal = _ideal_s(inp.emails, send_s, cap, inp.provider_rate)
     aws = {
@@ -415,7 +340,7 @@ def plan(inp: PlanInput) -> Plan:
     }
     notes.append(
         "ESM scaling modelled as a steady +5 executions/s; idle long-poll receives, "
-        "retries and free tiers are not included"
+        "retries, contention re-tries and free tiers are not included"
     )
     return Plan(
         inputs=asdict(inp),
@@ -470,61 +395,3 @@ def _ideal_s(n: int, send_s: float, concurrency: int, rate: float | None) -> flo
     """The physical bound: N x latency / concurrency, or N / rate when the rate binds."""
     bound = n * send_s / concurrency
     return max(bound, n / rate) if rate else bound
-
-
-def _aws_costs(
-    inp: PlanInput,
-    prices: dict[str, Any],
-    sim: Simulation,
-    body_bytes: int,
-    sqs_bytes: int,
-    offloaded: bool,
-) -> tuple[dict[str, float], dict[str, float]]:
-    n = inp.emails
-    chunk = prices["sqs"]["billing_chunk_bytes"]
-    per_send_call = max(1, min(10, inp.max_batch_bytes // sqs_bytes))
-    full, rest = divmod(n, per_send_call)
-    send_requests = full * math.ceil(per_send_call * sqs_bytes / chunk)
-    if rest:
-        send_requests += math.ceil(rest * sqs_bytes / chunk)
-    receive_calls = math.ceil(n / 10)  # the ESM receives up to 10 per call
-    receive_requests = receive_calls * math.ceil(min(n, 10) * sqs_bytes / chunk)
-    delete_requests = sim.invocations * math.ceil(min(n, inp.batch_size) / 10)
-    sqs_requests = send_requests + receive_requests + delete_requests
-
-    gb = inp.memory_mb / 1024
-    gb_seconds = (sim.busy_seconds + sim.invocations * 0.0005) * gb  # 1 ms rounding
-    lam = prices["lambda"]
-    per_gbs = lam["per_gb_second_x86" if inp.architecture == "x86" else "per_gb_second_arm64"]
-
-    writes = 2 * n  # Powertools: put INPROGRESS + update COMPLETED, each 1 WRU (< 1 KB item)
-    reads = math.ceil(n * inp.duplicate_rate)
-    s3_puts = s3_gets = n if offloaded else 0
-
-    ddb = prices["dynamodb"]
-    costs = {
-        "sqs": sqs_requests * prices["sqs"]["standard_per_million_requests"] / 1e6,
-        "lambda_requests": sim.invocations * lam["per_million_requests"] / 1e6,
-        "lambda_compute": gb_seconds * per_gbs,
-        "dynamodb_writes": writes * ddb["on_demand_per_million_write_units"] / 1e6,
-        "dynamodb_reads": reads * ddb["on_demand_per_million_read_units"] / 1e6,
-        "s3": s3_puts * prices["s3"]["put_per_thousand"] / 1000
-        + s3_gets * prices["s3"]["get_per_thousand"] / 1000,
-        "ses": n * prices["ses"]["per_thousand_emails"] / 1000,
-    }
-    costs["total"] = sum(costs.values())
-    counts: dict[str, float] = {
-        "sqs_send": send_requests,
-        "sqs_receive": receive_requests,
-        "sqs_delete": delete_requests,
-        "sqs_total": sqs_requests,
-        "lambda_invocations": sim.invocations,
-        "lambda_gb_seconds": gb_seconds,
-        "dynamodb_write_units": writes,
-        "dynamodb_read_units": reads,
-        "s3_put": s3_puts,
-        "s3_get": s3_gets,
-        "ses_emails": n,
-        "message_bytes": body_bytes,
-    }
-    return costs, counts

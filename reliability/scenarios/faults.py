@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tayori.reliability.harness_app import HarnessConfig, build
-from tayori.reliability.procs import dead_letters
-from tayori.reliability.recorder import FaultPlan, FaultyTransport
-from tayori.reliability.result import ScenarioResult
+from reliability.harness_app import HarnessConfig, build
+from reliability.procs import dead_letters
+from reliability.recorder import FaultPlan, FaultyTransport
+from reliability.result import ScenarioResult
 
 BROADCAST = "faults"
 

@@ -12,16 +12,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tayori.reliability.harness_app import WORK_QUEUE, HarnessConfig, build
-from tayori.reliability.procs import dead_letters, queue_depth
-from tayori.reliability.result import ScenarioResult
+from reliability.harness_app import WORK_QUEUE, HarnessConfig, build
+from reliability.procs import child_env, dead_letters, queue_depth
+from reliability.result import ScenarioResult
 
-MODULE = "tayori.reliability.producer"
+MODULE = "reliability.producer"
 
 
 def _kill_when(cmd: list[str], ready: Callable[[], bool], timeout: float = 120) -> bool:
     """Start the producer, SIGKILL it once ``ready()``; False if it finished first."""
-    proc = subprocess.Popen([sys.executable, "-m", MODULE, *cmd])
+    proc = subprocess.Popen([sys.executable, "-m", MODULE, *cmd], env=child_env())
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
         if ready():
@@ -43,7 +43,9 @@ def run_send_many(workdir: Path, n: int = 5000) -> ScenarioResult:
     cmd = [path, "send_many", str(n)]
     killed = _kill_when(cmd, lambda: queue_depth(h.app, WORK_QUEUE) >= n // 3)
     first = queue_depth(h.app, WORK_QUEUE)
-    rerun = subprocess.run([sys.executable, "-m", MODULE, *cmd], check=False).returncode
+    rerun = subprocess.run(
+        [sys.executable, "-m", MODULE, *cmd], check=False, env=child_env()
+    ).returncode
     enqueued = queue_depth(h.app, WORK_QUEUE)
     stats = h.app.runtime(config.runtime()).run_until_idle(timeout=600)
     return _result(
@@ -74,7 +76,9 @@ def run_broadcast(workdir: Path, n: int = 5000, chunk: int = 100) -> ScenarioRes
     cmd = [path, "broadcast", str(n), bid]
     killed = _kill_when(cmd, lambda: stored() >= total_chunks // 3)
     first = stored()
-    rerun = subprocess.run([sys.executable, "-m", MODULE, *cmd], check=False).returncode
+    rerun = subprocess.run(
+        [sys.executable, "-m", MODULE, *cmd], check=False, env=child_env()
+    ).returncode
     stats = h.app.runtime(config.runtime()).run_until_idle(timeout=600)
     result = _result(
         "producer crash (broadcast)",
