@@ -113,9 +113,7 @@ def test_no_module_above_backends_knows_sqlite_internals() -> None:
         mod
         for mod, (_, every) in _graph().items()
         if any(i.startswith("tayori.backends.sqlite.db") for i in every)
-        and not mod.startswith(
-            ("tayori.backends.sqlite", "tayori.mail", "tayori.testing")
-        )
+        and not mod.startswith(("tayori.backends.sqlite", "tayori.testing"))
     )
     assert users == []
 

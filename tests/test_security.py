@@ -175,7 +175,7 @@ def test_hostile_strings_are_data_not_sql(tmp_path: Path) -> None:
     app.runtime(RuntimeConfig(concurrency=1, initial_concurrency=1)).run_until_idle(30)
     assert seen == [{"id": HOSTILE, "text": HOSTILE}]
     assert app.backend.list_queues() == ["jobs", "jobs-dlq"]
-    from tayori.mail.store import SqliteMailStore
+    from tayori.backends.sqlite.mail import SqliteMailStore
 
     store = SqliteMailStore(tmp_path)
     store.suppress(HOSTILE, HOSTILE)

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.testclient import TestClient
 
+from tayori.backends.aws.mail import DynamoDBMailStore, create_mail_table, mail_table_name
 from tayori.backends.base import Attribute, QueueSpec, RedrivePolicy
 from tayori.cli.dashboard import build_config
 from tayori.dashboard import csrf
 from tayori.dashboard.server import create_app
-from tayori.mail.store_dynamodb import DynamoDBMailStore, create_mail_table, mail_table_name
 from tayori.wire.claimcheck import offload
 from tayori.wire.envelope import Envelope
 

@@ -67,7 +67,7 @@ def test_ten_thousand_exactly_once_with_duplicates_and_a_killed_worker(
     # raw duplicates only from the documented window (provider accepted, crash before the
     # outcome write), so at most one per execution in flight at the kill
     assert raw_duplicates <= 16
-    from tayori.mail.store import SqliteMailStore
+    from tayori.backends.sqlite.mail import SqliteMailStore
 
     status = SqliteMailStore(tmp_path / "tayori").status("big-1")
     assert (status.total, status.sent, status.failed) == (N, N, 0)

@@ -14,9 +14,10 @@ import boto3
 import pytest
 
 import tayori
+from tayori.backends.aws.mail import DynamoDBMailStore, create_mail_table, mail_table_name
+from tayori.backends.sqlite.mail import SqliteMailStore
 from tayori.mail import Mailer, Templates
-from tayori.mail.store import FAILED, SENT, SUPPRESSED, MailStore, SqliteMailStore
-from tayori.mail.store_dynamodb import DynamoDBMailStore, create_mail_table, mail_table_name
+from tayori.mail.store import FAILED, SENT, SUPPRESSED, MailStore
 from tayori.runtime.local import RuntimeConfig
 from tayori.testing import MemoryTransport
 

@@ -24,7 +24,7 @@ def _store(mailer_spec: str | None) -> Any:
         return _mailer(mailer_spec).store
     settings = Settings()
     if settings.scheme == "sqlite":
-        from tayori.mail.store import SqliteMailStore
+        from tayori.backends.sqlite.mail import SqliteMailStore
 
         where = Path(settings.sqlite_path)
         if not (where / "mail.db").is_file():

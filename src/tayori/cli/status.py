@@ -73,7 +73,7 @@ def broadcast_rows(backend: Any) -> list[dict[str, Any]]:
     directory = getattr(backend, "directory", None)
     if directory is None or not (directory / "mail.db").exists():
         return []
-    from tayori.mail.store import SqliteMailStore
+    from tayori.backends.sqlite.mail import SqliteMailStore
 
     store = SqliteMailStore(directory)
     try:
@@ -85,8 +85,8 @@ def broadcast_rows(backend: Any) -> list[dict[str, Any]]:
 def _aws_broadcast_rows(backend: Any) -> list[dict[str, Any]]:
     """Broadcasts from the DynamoDB mail table; none when the table does not exist
     (status only reads: it never creates the table)."""
+    from tayori.backends.aws.mail import DynamoDBMailStore, mail_table_name
     from tayori.backends.aws.resources import table_exists
-    from tayori.mail.store_dynamodb import DynamoDBMailStore, mail_table_name
 
     client, table = backend.client("dynamodb"), mail_table_name(backend.idempotency_table)
     if not table_exists(client, table):

@@ -125,13 +125,13 @@ def _open_mail_store(backend: Any, settings: Any) -> Any:
     if directory is not None:
         if not (directory / "mail.db").exists():
             return None
-        from tayori.mail.store import SqliteMailStore
+        from tayori.backends.sqlite.mail import SqliteMailStore
 
         return SqliteMailStore(directory)
     client = getattr(backend, "client", None)
     if client is None:
         return None
-    from tayori.mail.store_dynamodb import DynamoDBMailStore, mail_table_name
+    from tayori.backends.aws.mail import DynamoDBMailStore, mail_table_name
 
     dynamodb = client("dynamodb")
     table = mail_table_name(settings.idempotency_table)

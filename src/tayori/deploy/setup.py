@@ -101,8 +101,8 @@ def run_setup(
 
 def _mail_table(backend: Any, settings: Settings, *, dry_run: bool) -> Step:
     """The mail store's table (broadcasts, outcomes, suppression, rate-limit buckets)."""
+    from tayori.backends.aws.mail import create_mail_table, mail_table_name
     from tayori.backends.aws.resources import ensure_table
-    from tayori.mail.store_dynamodb import create_mail_table, mail_table_name
 
     name = mail_table_name(settings.idempotency_table)
     detail = "broadcasts, outcomes, suppression list, rate-limit buckets"

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tayori.backends.aws.mail import LIST_INDEX as MAIL_LIST_INDEX
+from tayori.backends.aws.mail import mail_table_name
 from tayori.backends.base import (
     MAX_RETENTION_SECONDS,
     MAX_VISIBILITY_TIMEOUT,
@@ -24,8 +26,6 @@ from tayori.backends.base import (
 from tayori.deploy.policies import alarm, function_alarm, producer_statements, worker_statements
 from tayori.deploy.verify import plan_handler
 from tayori.errors import ConfigError, QueueNameInvalid
-from tayori.mail.store_dynamodb import LIST_INDEX as MAIL_LIST_INDEX
-from tayori.mail.store_dynamodb import mail_table_name
 from tayori.runtime.esm import MAXIMUM_CONCURRENCY_RANGE
 
 RUNTIMES = ("3.12", "3.13")  # the Python versions `tayori package` builds for
@@ -182,7 +182,7 @@ def build_template(opts: TemplateOptions) -> dict[str, Any]:
         "Properties": table_props,
     }
 
-    # the mail store and rate-limit buckets (tayori.mail.store_dynamodb): named after the
+    # the mail store and rate-limit buckets (tayori.backends.aws.mail): named after the
     # idempotency table because the Lambda derives the name from TAYORI_IDEMPOTENCY_TABLE
     resources["MailTable"] = {
         "Type": "AWS::DynamoDB::Table",

@@ -1,6 +1,8 @@
 """Bulk email on tayori: broadcast fan-out, templates, transports, rate limits,
 suppression and one-click unsubscribe."""
 
+from tayori.backends.aws.mail import DynamoDBMailStore
+from tayori.backends.sqlite.mail import SqliteMailStore
 from tayori.mail.broadcast import Mailer
 from tayori.mail.message import HeaderInjection, InvalidAddress, InvalidMessage, Message
 from tayori.mail.ratelimit import (
@@ -10,8 +12,7 @@ from tayori.mail.ratelimit import (
     SqliteRateLimiter,
 )
 from tayori.mail.recipients import BadRecipients, read_file
-from tayori.mail.store import BroadcastStatus, SqliteMailStore
-from tayori.mail.store_dynamodb import DynamoDBMailStore
+from tayori.mail.store import BroadcastStatus
 from tayori.mail.templates import TemplateError, Templates
 from tayori.mail.transports import (
     FileTransport,

@@ -32,10 +32,10 @@ from tayori.mail.message import (
     check_header_value,
     split_address,
 )
-from tayori.mail.ratelimit import RateLimitedTransport, RateLimiter, SqliteRateLimiter
+from tayori.mail.ratelimit import RateLimitedTransport, RateLimiter
 from tayori.mail.recipients import Recipient, iter_recipients
 from tayori.mail.spec import BroadcastSpec, read_spec, write_spec
-from tayori.mail.store import BroadcastStatus, MailStore, SqliteMailStore
+from tayori.mail.store import BroadcastStatus, MailStore
 from tayori.mail.suppression import ingest
 from tayori.mail.templates import TemplateError, Templates
 from tayori.mail.transports.base import Transport
@@ -72,10 +72,13 @@ class Mailer:
         if store is None:
             store = _default_store(app)
         self.store = store
-        if isinstance(rate_limit, int | float):
-            if app.settings.scheme != "sqlite":
-                raise ConfigError("on AWS give Mailer a DynamoDBRateLimiter as rate_limit")
-            rate_limit = SqliteRateLimiter(app.settings.sqlite_path, rate_limit, name="provider")
+        if isinstance(rate_limit, int | float):  # the backend's shared token bucket
+            make = getattr(app.backend, "rate_limiter", None)
+            if make is None:
+                raise ConfigError(
+                    f"{type(app.backend).__name__} has no rate limiter: give Mailer a RateLimiter"
+                )
+            rate_limit = make(rate_limit, name="provider")
         self.limiter = rate_limit
         self.transport: Transport = (
             RateLimitedTransport(transport, rate_limit, max_wait) if rate_limit else transport
@@ -366,16 +369,12 @@ def load_mailer(spec: str | Mailer) -> Mailer:
 
 
 def _default_store(app: Any) -> MailStore:
-    """Embedded: ``<dir>/mail.db``. AWS: the DynamoDB table beside the idempotency table
-    (``X-idempotency`` -> ``X-mail``), on the backend's shared DynamoDB client."""
-    if app.settings.scheme == "sqlite":
-        return SqliteMailStore(app.settings.sqlite_path)
-    from tayori.mail.store_dynamodb import DynamoDBMailStore, mail_table_name
-
-    client = getattr(app.backend, "client", None)
-    if client is None:
-        raise ConfigError("on AWS give Mailer a store (the backend has no boto3 clients)")
-    return DynamoDBMailStore(client("dynamodb"), mail_table_name(app.settings.idempotency_table))
+    """The backend's mail store (embedded: ``<dir>/mail.db``; AWS: the DynamoDB table
+    beside the idempotency table)."""
+    make = getattr(app.backend, "mail_store", None)
+    if make is None:
+        raise ConfigError(f"{type(app.backend).__name__} has no mail store: give Mailer a store")
+    return make()
 
 
 def _chain(head: list[Recipient], rest: Iterator[Recipient]) -> Iterator[Recipient]:

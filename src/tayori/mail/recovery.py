@@ -19,11 +19,8 @@ from tayori.backends.base import QueueMessage
 from tayori.dlq_select import move_where
 from tayori.errors import ConfigError, TayoriError
 from tayori.mail.message import address_of
-from tayori.mail.store import FAILED, SqliteMailStore
 from tayori.wire.claimcheck import resolve
 from tayori.wire.envelope import Envelope
-
-MAX_SCAN_PAGES = 200  # DynamoDB scan pages read at most for one listing
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +49,9 @@ class RetryResult:
 def failed_recipients(store: Any, broadcast_id: str, limit: int = 1000) -> list[FailedRecipient]:
     """Up to ``limit`` failed recipients of one broadcast with their reasons."""
     own = getattr(store, "failed", None)
-    if callable(own):  # a store that lists them itself
-        return [_as_failed(row) for row in own(broadcast_id, limit)]
-    if isinstance(store, SqliteMailStore):
-        rows = (
-            store._db.read()
-            .execute(
-                "SELECT recipient, detail, at FROM outcomes WHERE broadcast_id = ? AND status = ?"
-                " ORDER BY at, recipient LIMIT ?",
-                (broadcast_id, FAILED, limit),
-            )
-            .fetchall()
-        )
-        return [FailedRecipient(r[0], r[1], float(r[2])) for r in rows]
-    if hasattr(store, "client") and hasattr(store, "table"):
-        return _dynamodb_failed(store, broadcast_id, limit)
-    raise ConfigError(f"{type(store).__name__} cannot list failed recipients")
+    if not callable(own):
+        raise ConfigError(f"{type(store).__name__} cannot list failed recipients")
+    return [_as_failed(row) for row in own(broadcast_id, limit)]
 
 
 def _as_failed(row: Any) -> FailedRecipient:
@@ -81,35 +65,6 @@ def _as_failed(row: Any) -> FailedRecipient:
         )
     recipient, reason, *rest = row
     return FailedRecipient(str(recipient), str(reason), float(rest[0]) if rest else 0.0)
-
-
-def _dynamodb_failed(store: Any, broadcast_id: str, limit: int) -> list[FailedRecipient]:
-    """Outcome items have no index by broadcast: a filtered scan, paged and capped."""
-    prefix = f"outcome#{broadcast_id}#"
-    found: list[FailedRecipient] = []
-    kwargs: dict[str, Any] = {
-        "TableName": store.table,
-        "FilterExpression": "begins_with(pk, :p) AND #s = :f",
-        "ExpressionAttributeNames": {"#s": "status", "#at": "at"},
-        "ExpressionAttributeValues": {":p": {"S": prefix}, ":f": {"S": FAILED}},
-        "ProjectionExpression": "pk, detail, #at",
-    }
-    for _ in range(MAX_SCAN_PAGES):
-        resp = store.client.scan(**kwargs)
-        for item in resp.get("Items", []):
-            found.append(
-                FailedRecipient(
-                    item["pk"]["S"].removeprefix(prefix),
-                    item.get("detail", {}).get("S", ""),
-                    float(item.get("at", {}).get("N", "0")),
-                )
-            )
-        start = resp.get("LastEvaluatedKey")
-        if not start or len(found) >= limit:
-            break
-        kwargs["ExclusiveStartKey"] = start
-    found.sort(key=lambda f: (f.at, f.recipient))
-    return found[:limit]
 
 
 def retry_failed(

@@ -2,7 +2,7 @@
 
 Prices come from one dated table, ``tayori/data/prices.json`` (edit it, not the code).
 The requests follow what the code does (see ``tayori.mail.broadcast``,
-``tayori.mail.store_dynamodb``, ``tayori.mail.ratelimit``, ``tayori.claimcheck``):
+``tayori.backends.aws.mail``, ``tayori.mail.ratelimit``, ``tayori.claimcheck``):
 
 - producer: ``start_broadcast`` (PutItem) and ``set_total`` (UpdateItem) on the mail
   table; a list longer than ``inline_limit`` is stored as ``chunk_size``-recipient

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
@@ -336,6 +337,22 @@ class MemoryBackend:
 
     def persistence_layer(self) -> MemoryPersistenceLayer:
         return MemoryPersistenceLayer(self._records, self._records_lock)
+
+    def mail_store(self) -> Any:
+        """A SQLite mail store in a temporary directory of this backend's own (outcomes
+        need real upserts; nothing is written where the user works)."""
+        if getattr(self, "_mail_store", None) is None:
+            import tempfile
+
+            from tayori.backends.sqlite.mail import SqliteMailStore
+
+            self._mail_store = SqliteMailStore(tempfile.mkdtemp(prefix="tayori-memory-mail-"))
+        return self._mail_store
+
+    def rate_limiter(self, rate: float, burst: float = 1.0, name: str = "provider") -> Any:
+        from tayori.backends.ratelimit import MemoryRateLimiter
+
+        return MemoryRateLimiter(rate, burst, name)
 
     def check_resources(self, tables: object = (), queues: object = ()) -> None:
         """Nothing to check: everything lives in this process."""

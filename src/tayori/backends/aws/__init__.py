@@ -243,6 +243,23 @@ class AwsBackend:
                 missing=gone,
             )
 
+    # -------------------------------------------------------------- mail store, rate limit
+
+    def mail_store(self) -> Any:
+        """Outcomes and suppression in the DynamoDB table beside the idempotency table
+        (``X-idempotency`` -> ``X-mail``), on this backend's client."""
+        from tayori.backends.aws.mail import DynamoDBMailStore, mail_table_name
+
+        return DynamoDBMailStore(self.client("dynamodb"), mail_table_name(self.idempotency_table))
+
+    def rate_limiter(self, rate: float, burst: float = 1.0, name: str = "provider") -> Any:
+        """A token bucket in one item of the mail table, shared by every execution."""
+        from tayori.backends.aws.mail import mail_table_name
+        from tayori.backends.aws.ratelimit import DynamoDBRateLimiter
+
+        table = mail_table_name(self.idempotency_table)
+        return DynamoDBRateLimiter(self.client("dynamodb"), table, rate, burst, name)
+
     def close(self) -> None:
         with self._lock:
             clients, self._clients = self._clients, {}

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tayori.backends.base import QueueSpec, check_queue_name
 from tayori.backends.sqlite.blobs import FileBlobStore
@@ -19,6 +20,10 @@ from tayori.backends.sqlite.idempotency import SqlitePersistenceLayer
 from tayori.backends.sqlite.queue import SCHEMA as QUEUE_SCHEMA
 from tayori.backends.sqlite.queue import SqliteQueue, upgrade
 from tayori.errors import ConfigError, QueueDoesNotExist
+
+if TYPE_CHECKING:
+    from tayori.backends.sqlite.mail import SqliteMailStore
+    from tayori.backends.sqlite.ratelimit import SqliteRateLimiter
 
 __all__ = ["FileBlobStore", "SqliteBackend", "SqlitePersistenceLayer", "SqliteQueue"]
 
@@ -113,6 +118,22 @@ class SqliteBackend:
                     str(self.directory / "idempotency.db"), IDEMPOTENCY_SCHEMA
                 )
         return SqlitePersistenceLayer(self._idempotency)
+
+    # -------------------------------------------------------------- mail store, rate limit
+
+    def mail_store(self) -> SqliteMailStore:
+        """Outcomes and suppression in ``<dir>/mail.db``."""
+        from tayori.backends.sqlite.mail import SqliteMailStore
+
+        return SqliteMailStore(self.directory)
+
+    def rate_limiter(
+        self, rate: float, burst: float = 1.0, name: str = "provider"
+    ) -> SqliteRateLimiter:
+        """A token bucket shared by every thread and process on this machine."""
+        from tayori.backends.sqlite.ratelimit import SqliteRateLimiter
+
+        return SqliteRateLimiter(self.directory, rate, burst, name)
 
     def close(self) -> None:
         self._queues.close()

@@ -89,6 +89,9 @@ def tayori_settings() -> Settings:
         raise ConfigError(f"settings.TAYORI has unknown keys {unknown}; known: {known}")
     try:
         return DjangoSettings(**fields)
+    except ConfigError as exc:  # tayori's own one-line message (it names TAYORI_<NAME>)
+        message = str(exc).replace("TAYORI_", "TAYORI['", 1).replace("=", "']=", 1)
+        raise ConfigError(f"settings.TAYORI: {message}") from None
     except ValueError as exc:  # pydantic's ValidationError
         first = str(exc).splitlines()
         raise ConfigError(f"settings.TAYORI: {' '.join(first[:3])}") from None

@@ -32,4 +32,3 @@ class RawTransport(Protocol):
     def send_raw(self, sender: str, recipients: list[str], data: bytes) -> str:
         """Deliver ``data`` to ``recipients`` with envelope sender ``sender``; return an id."""
         ...
-

@@ -26,12 +26,13 @@ import time
 import zlib
 from typing import Any
 
+from tayori.backends.mailstore import FAILED, SENT, SUPPRESSED, BroadcastStatus
 from tayori.errors import ConfigError, RetryLater
-from tayori.mail.store import FAILED, SENT, SUPPRESSED, BroadcastStatus
 
 STATUSES = (SENT, FAILED, SUPPRESSED)
 LIST_INDEX = "broadcasts"
 MAX_ATTEMPTS = 20
+MAX_FAILED_SCAN_PAGES = 100
 # cancellation reasons that mean "try the same transaction again shortly"
 TRANSIENT = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
@@ -180,6 +181,35 @@ class DynamoDBMailStore:
                     raise
             time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
         raise RetryLater(1.0, f"outcome of {recipient} in {broadcast_id}: too much contention")
+
+    def failed(self, broadcast_id: str, limit: int = 1000) -> list[tuple[str, str, float]]:
+        """``(recipient, reason, at)`` of up to ``limit`` failed recipients, oldest first.
+        Outcome items have no index by broadcast: a filtered scan, paged and capped."""
+        prefix = f"outcome#{broadcast_id}#"
+        found: list[tuple[str, str, float]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :p) AND #s = :f",
+            "ExpressionAttributeNames": {"#s": "status", "#at": "at"},
+            "ExpressionAttributeValues": {":p": {"S": prefix}, ":f": {"S": FAILED}},
+            "ProjectionExpression": "pk, detail, #at",
+        }
+        for _ in range(MAX_FAILED_SCAN_PAGES):
+            resp = self.client.scan(**kwargs)
+            for item in resp.get("Items", []):
+                found.append(
+                    (
+                        item["pk"]["S"].removeprefix(prefix),
+                        item.get("detail", {}).get("S", ""),
+                        float(item.get("at", {}).get("N", "0")),
+                    )
+                )
+            start = resp.get("LastEvaluatedKey")
+            if not start or len(found) >= limit:
+                break
+            kwargs["ExclusiveStartKey"] = start
+        found.sort(key=lambda f: (f[2], f[0]))
+        return found[:limit]
 
     def outcome(self, broadcast_id: str, recipient: str) -> str | None:
         item = self._get(f"outcome#{broadcast_id}#{recipient}")
