@@ -326,8 +326,6 @@ def _mail_tables(app: Any) -> list[str]:
     return sorted(tables)
 
 
-
-
 def _print_summary(data: dict[str, Any]) -> None:
     import json
 
