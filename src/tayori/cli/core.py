@@ -73,183 +73,10 @@ def _version(value: bool) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the core commands to the `tayori` app."""
-
-    @app.callback()
-    def main(
-        debug: bool = typer.Option(False, "--debug", help="show tracebacks on errors"),
-        version: bool = typer.Option(
-            False,
-            "--version",
-            callback=_version,
-            is_eager=True,
-            help="print the version and exit",
-        ),
-    ) -> None:
-        """Bulk email and heavy async work on the Lambda x SQS model."""
-        state["debug"] = debug
-
-    @app.command()
-    def demo(
-        recipients: int = typer.Option(
-            10_000, "--recipients", "-n", min=1, max=2_000_000, help="recipients to generate"
-        ),
-        latency_ms: float = typer.Option(
-            50.0, "--latency-ms", min=0, max=10_000, help="simulated provider latency, ms per send"
-        ),
-        concurrency: int = typer.Option(
-            100, "--concurrency", "-c", min=1, max=2000, help="concurrent executions (threads)"
-        ),
-        chaos: bool = typer.Option(
-            False, "--chaos", help="inject duplicate deliveries, transient errors, a killed batch"
-        ),
-        seed: int | None = typer.Option(
-            None, "--seed", help="random seed: the same seed injects the same --chaos counts"
-        ),
-        as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
-    ) -> None:
-        """Broadcast to N generated recipients on the embedded default, through a simulated
-        provider, and report what happened."""
-        from tayori.cli.demo_view import run_with_progress
-        from tayori.settings import Settings
-
-        with one_line_errors():
-            Settings(url="sqlite:///./.tayori")  # the demo's own store, but the rest from env
-            summary = run_with_progress(
-                recipients, latency_ms, concurrency, chaos=chaos, seed=seed, quiet=as_json
-            )
-            data = {k: v for k, v in summary.to_dict().items() if v is not None}
-            emit(data, as_json, lambda: _print_summary(data))
-            if not summary.ok:
-                raise typer.Exit(1)
-
-    @app.command()
-    def worker(
-        app_ref: str | None = typer.Option(
-            None, "--app", envvar="TAYORI_APP", help=APP_OPTION_HELP
-        ),
-        processes: int = typer.Option(
-            1, "--processes", "-p", min=1, max=64, help="worker processes (each polls on its own)"
-        ),
-        concurrency: int = typer.Option(
-            10, "--concurrency", "-c", min=1, max=2000, help="concurrent executions per process"
-        ),
-        batch_size: int = typer.Option(
-            10, "--batch-size", "-b", min=1, max=10_000, help="messages per invocation at most"
-        ),
-        batching_window: float = typer.Option(
-            0.0, "--batching-window", min=0, max=300, help="seconds to gather a fuller batch"
-        ),
-        function_timeout: float = typer.Option(
-            30.0, "--function-timeout", min=0.1, max=900, help="seconds an invocation may run"
-        ),
-        queue: list[str] = typer.Option(
-            [], "--queue", "-q", help="a queue to poll (repeatable; default: every task's queue)"
-        ),
-        create: bool = typer.Option(
-            False, "--create", help="allow --queue names no task of the app uses (creates them)"
-        ),
-        until_idle: bool = typer.Option(
-            False,
-            "--until-idle",
-            help="exit once every polled queue is empty and nothing runs (for scripts, cron)",
-        ),
-        as_json: bool = typer.Option(False, "--json", help="print the run's stats as JSON on exit"),
-    ) -> None:
-        """Run the local event-source-mapping emulator until Ctrl-C (graceful; twice forces)."""
-        from tayori.runtime.local import RuntimeConfig
-        from tayori.runtime.workers import FORCED_EXIT, run_processes
-
-        with one_line_errors():
-            config = RuntimeConfig(
-                concurrency=concurrency,
-                batch_size=batch_size,
-                batching_window=batching_window,
-                function_timeout=function_timeout,
-                queues=tuple(queue) or None,
-            )
-            ref = app_ref or DEFAULT_APP
-            the_app = app_from(ref)
-            unknown = sorted(set(queue) - set(the_app.queue_names))
-            if unknown and not create:
-                raise ConfigError(
-                    f"no task of app {the_app.name!r} uses queue {', '.join(unknown)} (its "
-                    f"queues: {', '.join(the_app.queue_names) or 'none'}); "
-                    "--create polls it anyway"
-                )
-            names = list(config.queues or the_app.queue_names)
-            check_resources(the_app, names, ref)
-            echo(
-                f"tayori worker: {the_app.name} polling {', '.join(names)} with {processes} "
-                f"process(es) x {concurrency} concurrency; Ctrl-C stops gracefully, twice forces",
-                err=True,
-            )
-            if processes == 1:
-                stats, errors, forced = [_run_here(the_app, config, until_idle)], [], False
-            else:
-                pool = run_processes(
-                    ref, processes, config, import_path=[os.getcwd()], until_idle=until_idle
-                )
-                stats, errors, forced = pool.stats, pool.errors, pool.forced
-            report = worker_report(stats)
-            emit(report, as_json, lambda: echo(worker_summary(report, processes), err=True))
-            for line in errors:
-                echo(f"tayori: {line}", err=True)
-            if forced:
-                echo(
-                    "tayori: forced stop; in-flight messages return after their visibility timeout",
-                    err=True,
-                )
-                raise typer.Exit(FORCED_EXIT)
-            if errors:
-                raise typer.Exit(1)
-
-    @app.command()
-    def status(
-        app_ref: str | None = typer.Option(
-            None, "--app", envvar="TAYORI_APP", help=APP_OPTION_HELP
-        ),
-        watch: bool = typer.Option(False, "--watch", "-w", help="refresh until Ctrl-C"),
-        interval: float = typer.Option(
-            2.0, "--interval", min=0.1, max=3600, help="seconds between refreshes with --watch"
-        ),
-        count: int | None = typer.Option(
-            None, "--count", min=1, help="with --watch: stop after this many refreshes"
-        ),
-        as_json: bool = typer.Option(
-            False, "--json", help="one JSON object (with --watch: one per line)"
-        ),
-        wait: float = typer.Option(
-            0,
-            "--wait",
-            min=0,
-            max=86_400,
-            metavar="S",
-            help="first wait up to S seconds until nothing is queued or pending",
-        ),
-    ) -> None:
-        """Per queue: visible, in flight, delayed, DLQ depth; broadcasts' sent/failed/suppressed;
-        the workers' counters (embedded store). Exit 1 when a DLQ holds messages, or when
-        ``--wait S`` ran out before the queues drained."""
-        import time
-
-        from tayori.cli.status import busy, watch_status
-
-        with one_line_errors():
-            backend = existing_backend(app_ref)
-            if watch:
-                data = watch_status(backend, interval, count, as_json)
-            else:
-                deadline = time.monotonic() + wait
-                data = status_data(backend)
-                while wait and busy(data) and time.monotonic() < deadline:
-                    time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-                    data = status_data(backend)
-                emit(data, as_json, lambda: print_status(data))
-                if wait and busy(data):
-                    echo(f"tayori: not drained after {wait:g}s", err=True)
-                    raise typer.Exit(1)
-            if any(q["dlq_depth"] for q in data["queues"]):
-                raise typer.Exit(1)
+    app.callback()(main)
+    app.command()(demo)
+    app.command()(worker)
+    app.command()(status)
 
 
 # -------------------------------------------------------------------------- worker
@@ -333,3 +160,176 @@ def _print_summary(data: dict[str, Any]) -> None:
 
     rows = [(k, json.dumps(v) if isinstance(v, dict) else v) for k, v in data.items()]
     table("tayori demo", ("", ""), rows, show_header=False)
+
+
+def main(
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks on errors"),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="print the version and exit",
+    ),
+) -> None:
+    """Bulk email and heavy async work on the Lambda x SQS model."""
+    state["debug"] = debug
+
+
+def demo(
+    recipients: int = typer.Option(
+        10_000, "--recipients", "-n", min=1, max=2_000_000, help="recipients to generate"
+    ),
+    latency_ms: float = typer.Option(
+        50.0, "--latency-ms", min=0, max=10_000, help="simulated provider latency, ms per send"
+    ),
+    concurrency: int = typer.Option(
+        100, "--concurrency", "-c", min=1, max=2000, help="concurrent executions (threads)"
+    ),
+    chaos: bool = typer.Option(
+        False, "--chaos", help="inject duplicate deliveries, transient errors, a killed batch"
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="random seed: the same seed injects the same --chaos counts"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
+) -> None:
+    """Broadcast to N generated recipients on the embedded default, through a simulated
+    provider, and report what happened."""
+    from tayori.cli.demo_view import run_with_progress
+    from tayori.settings import Settings
+
+    with one_line_errors():
+        Settings(url="sqlite:///./.tayori")  # the demo's own store, but the rest from env
+        summary = run_with_progress(
+            recipients, latency_ms, concurrency, chaos=chaos, seed=seed, quiet=as_json
+        )
+        data = {k: v for k, v in summary.to_dict().items() if v is not None}
+        emit(data, as_json, lambda: _print_summary(data))
+        if not summary.ok:
+            raise typer.Exit(1)
+
+
+def worker(
+    app_ref: str | None = typer.Option(None, "--app", envvar="TAYORI_APP", help=APP_OPTION_HELP),
+    processes: int = typer.Option(
+        1, "--processes", "-p", min=1, max=64, help="worker processes (each polls on its own)"
+    ),
+    concurrency: int = typer.Option(
+        10, "--concurrency", "-c", min=1, max=2000, help="concurrent executions per process"
+    ),
+    batch_size: int = typer.Option(
+        10, "--batch-size", "-b", min=1, max=10_000, help="messages per invocation at most"
+    ),
+    batching_window: float = typer.Option(
+        0.0, "--batching-window", min=0, max=300, help="seconds to gather a fuller batch"
+    ),
+    function_timeout: float = typer.Option(
+        30.0, "--function-timeout", min=0.1, max=900, help="seconds an invocation may run"
+    ),
+    queue: list[str] = typer.Option(
+        [], "--queue", "-q", help="a queue to poll (repeatable; default: every task's queue)"
+    ),
+    create: bool = typer.Option(
+        False, "--create", help="allow --queue names no task of the app uses (creates them)"
+    ),
+    until_idle: bool = typer.Option(
+        False,
+        "--until-idle",
+        help="exit once every polled queue is empty and nothing runs (for scripts, cron)",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the run's stats as JSON on exit"),
+) -> None:
+    """Run the local event-source-mapping emulator until Ctrl-C (graceful; twice forces)."""
+    from tayori.runtime.local import RuntimeConfig
+    from tayori.runtime.workers import FORCED_EXIT, run_processes
+
+    with one_line_errors():
+        config = RuntimeConfig(
+            concurrency=concurrency,
+            batch_size=batch_size,
+            batching_window=batching_window,
+            function_timeout=function_timeout,
+            queues=tuple(queue) or None,
+        )
+        ref = app_ref or DEFAULT_APP
+        the_app = app_from(ref)
+        unknown = sorted(set(queue) - set(the_app.queue_names))
+        if unknown and not create:
+            raise ConfigError(
+                f"no task of app {the_app.name!r} uses queue {', '.join(unknown)} (its "
+                f"queues: {', '.join(the_app.queue_names) or 'none'}); "
+                "--create polls it anyway"
+            )
+        names = list(config.queues or the_app.queue_names)
+        check_resources(the_app, names, ref)
+        echo(
+            f"tayori worker: {the_app.name} polling {', '.join(names)} with {processes} "
+            f"process(es) x {concurrency} concurrency; Ctrl-C stops gracefully, twice forces",
+            err=True,
+        )
+        if processes == 1:
+            stats, errors, forced = [_run_here(the_app, config, until_idle)], [], False
+        else:
+            pool = run_processes(
+                ref, processes, config, import_path=[os.getcwd()], until_idle=until_idle
+            )
+            stats, errors, forced = pool.stats, pool.errors, pool.forced
+        report = worker_report(stats)
+        emit(report, as_json, lambda: echo(worker_summary(report, processes), err=True))
+        for line in errors:
+            echo(f"tayori: {line}", err=True)
+        if forced:
+            echo(
+                "tayori: forced stop; in-flight messages return after their visibility timeout",
+                err=True,
+            )
+            raise typer.Exit(FORCED_EXIT)
+        if errors:
+            raise typer.Exit(1)
+
+
+def status(
+    app_ref: str | None = typer.Option(None, "--app", envvar="TAYORI_APP", help=APP_OPTION_HELP),
+    watch: bool = typer.Option(False, "--watch", "-w", help="refresh until Ctrl-C"),
+    interval: float = typer.Option(
+        2.0, "--interval", min=0.1, max=3600, help="seconds between refreshes with --watch"
+    ),
+    count: int | None = typer.Option(
+        None, "--count", min=1, help="with --watch: stop after this many refreshes"
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="one JSON object (with --watch: one per line)"
+    ),
+    wait: float = typer.Option(
+        0,
+        "--wait",
+        min=0,
+        max=86_400,
+        metavar="S",
+        help="first wait up to S seconds until nothing is queued or pending",
+    ),
+) -> None:
+    """Per queue: visible, in flight, delayed, DLQ depth; broadcasts' sent/failed/suppressed;
+    the workers' counters (embedded store). Exit 1 when a DLQ holds messages, or when
+    ``--wait S`` ran out before the queues drained."""
+    import time
+
+    from tayori.cli.status import busy, watch_status
+
+    with one_line_errors():
+        backend = existing_backend(app_ref)
+        if watch:
+            data = watch_status(backend, interval, count, as_json)
+        else:
+            deadline = time.monotonic() + wait
+            data = status_data(backend)
+            while wait and busy(data) and time.monotonic() < deadline:
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+                data = status_data(backend)
+            emit(data, as_json, lambda: print_status(data))
+            if wait and busy(data):
+                echo(f"tayori: not drained after {wait:g}s", err=True)
+                raise typer.Exit(1)
+        if any(q["dlq_depth"] for q in data["queues"]):
+            raise typer.Exit(1)

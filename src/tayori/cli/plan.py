@@ -50,109 +50,7 @@ def _fail(message: str) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add `tayori plan` to the `tayori` app."""
-
-    @app.command("plan")
-    def plan_command(
-        emails: str | None = typer.Option(
-            None, "--emails", metavar="N", help="emails in the burst (required)"
-        ),
-        provider_rate: str | None = typer.Option(
-            None,
-            "--provider-rate",
-            metavar="R",
-            help="emails/s the provider accepts (SES max send rate; 'none' = no limit; required)",
-        ),
-        latency_ms: str = typer.Option(
-            "50", "--latency-ms", metavar="L", help="provider latency per send, ms"
-        ),
-        batch_size: str = typer.Option(
-            "10", "--batch-size", metavar="B", help="ESM batch size, messages per invocation"
-        ),
-        batching_window: str = typer.Option(
-            "0", "--batching-window", metavar="S", help="ESM batching window, seconds"
-        ),
-        max_concurrency: str | None = typer.Option(
-            None,
-            "--max-concurrency",
-            metavar="C",
-            help="ScalingConfig.MaximumConcurrency (default: what `tayori template` deploys; "
-            "'none' = the mapping's limit)",
-        ),
-        bare: bool = typer.Option(
-            False, "--tasks", help="bare tasks, not a Mailer broadcast (no mail-store requests)"
-        ),
-        memory_mb: str = typer.Option(
-            "128", "--memory-mb", metavar="M", help="Lambda memory, MB (prices the GB-seconds)"
-        ),
-        payload_kb: str = typer.Option(
-            "1", "--payload-kb", metavar="K", help="message size, KiB (SQS bills 64 KiB chunks)"
-        ),
-        concurrency: str = typer.Option(
-            "200",
-            "--concurrency",
-            metavar="C",
-            help="embedded runtime concurrency in total, split over --processes",
-        ),
-        processes: str = typer.Option(
-            "1",
-            "--processes",
-            metavar="P",
-            help="embedded worker processes (tayori worker --processes P --concurrency C/P)",
-        ),
-        machine_rate: str | None = typer.Option(
-            None,
-            "--machine-rate",
-            metavar="R",
-            help="msg/s one embedded process sustains when CPU-bound "
-            "(default: measured, see docs/benchmarks.md; 'none' = no limit)",
-        ),
-        workers: str = typer.Option("10", "--workers", metavar="W", help="Celery workers"),
-        plot: str | None = typer.Option(
-            None, "--plot", metavar="FILE.png", help="also draw the drain curves into this PNG"
-        ),
-        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
-    ) -> None:
-        """Capacity, drain time and cost of a burst on AWS vs the embedded default."""
-        from tayori.plan import PlanInput, plan
-
-        try:
-            if emails is None or provider_rate is None:
-                raise ConfigError("--emails N and --provider-rate R are required")
-            rate = (
-                None
-                if provider_rate.strip().lower() in ("none", "inf", "unlimited")
-                else (_number("--provider-rate", provider_rate))
-            )
-            inp = PlanInput(
-                emails=_number("--emails", emails, int),
-                provider_rate=rate,
-                latency_ms=_number("--latency-ms", latency_ms),
-                batch_size=_number("--batch-size", batch_size, int),
-                batching_window_s=_number("--batching-window", batching_window),
-                **_max_concurrency(max_concurrency),
-                mail=not bare,
-                memory_mb=_number("--memory-mb", memory_mb, int),
-                payload_kb=_number("--payload-kb", payload_kb),
-                embedded_concurrency=_number("--concurrency", concurrency, int),
-                embedded_processes=_number("--processes", processes, int),
-                **_machine_rate(machine_rate),
-                celery_workers=_number("--workers", workers, int),
-            )
-            if plot is not None and not plot.lower().endswith(".png"):
-                raise ConfigError(f"--plot must name a .png file, got {plot!r}")
-            result = plan(inp)
-            if plot is not None:
-                write_plot(result, plot)
-        except TayoriError as exc:
-            _fail(str(exc))
-            return
-        except OSError as exc:
-            _fail(f"cannot write {plot}: {exc.strerror or exc}")
-            return
-        if as_json:
-            print(json.dumps(result.to_dict(), indent=2))
-        else:
-            print(render(result))
+    app.command("plan")(plan_command)
 
 
 def render(result: Any) -> str:
@@ -250,3 +148,106 @@ def write_plot(result: Any, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plan_command(
+    emails: str | None = typer.Option(
+        None, "--emails", metavar="N", help="emails in the burst (required)"
+    ),
+    provider_rate: str | None = typer.Option(
+        None,
+        "--provider-rate",
+        metavar="R",
+        help="emails/s the provider accepts (SES max send rate; 'none' = no limit; required)",
+    ),
+    latency_ms: str = typer.Option(
+        "50", "--latency-ms", metavar="L", help="provider latency per send, ms"
+    ),
+    batch_size: str = typer.Option(
+        "10", "--batch-size", metavar="B", help="ESM batch size, messages per invocation"
+    ),
+    batching_window: str = typer.Option(
+        "0", "--batching-window", metavar="S", help="ESM batching window, seconds"
+    ),
+    max_concurrency: str | None = typer.Option(
+        None,
+        "--max-concurrency",
+        metavar="C",
+        help="ScalingConfig.MaximumConcurrency (default: what `tayori template` deploys; "
+        "'none' = the mapping's limit)",
+    ),
+    bare: bool = typer.Option(
+        False, "--tasks", help="bare tasks, not a Mailer broadcast (no mail-store requests)"
+    ),
+    memory_mb: str = typer.Option(
+        "128", "--memory-mb", metavar="M", help="Lambda memory, MB (prices the GB-seconds)"
+    ),
+    payload_kb: str = typer.Option(
+        "1", "--payload-kb", metavar="K", help="message size, KiB (SQS bills 64 KiB chunks)"
+    ),
+    concurrency: str = typer.Option(
+        "200",
+        "--concurrency",
+        metavar="C",
+        help="embedded runtime concurrency in total, split over --processes",
+    ),
+    processes: str = typer.Option(
+        "1",
+        "--processes",
+        metavar="P",
+        help="embedded worker processes (tayori worker --processes P --concurrency C/P)",
+    ),
+    machine_rate: str | None = typer.Option(
+        None,
+        "--machine-rate",
+        metavar="R",
+        help="msg/s one embedded process sustains when CPU-bound "
+        "(default: measured, see docs/benchmarks.md; 'none' = no limit)",
+    ),
+    workers: str = typer.Option("10", "--workers", metavar="W", help="Celery workers"),
+    plot: str | None = typer.Option(
+        None, "--plot", metavar="FILE.png", help="also draw the drain curves into this PNG"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Capacity, drain time and cost of a burst on AWS vs the embedded default."""
+    from tayori.plan import PlanInput, plan
+
+    try:
+        if emails is None or provider_rate is None:
+            raise ConfigError("--emails N and --provider-rate R are required")
+        rate = (
+            None
+            if provider_rate.strip().lower() in ("none", "inf", "unlimited")
+            else (_number("--provider-rate", provider_rate))
+        )
+        inp = PlanInput(
+            emails=_number("--emails", emails, int),
+            provider_rate=rate,
+            latency_ms=_number("--latency-ms", latency_ms),
+            batch_size=_number("--batch-size", batch_size, int),
+            batching_window_s=_number("--batching-window", batching_window),
+            **_max_concurrency(max_concurrency),
+            mail=not bare,
+            memory_mb=_number("--memory-mb", memory_mb, int),
+            payload_kb=_number("--payload-kb", payload_kb),
+            embedded_concurrency=_number("--concurrency", concurrency, int),
+            embedded_processes=_number("--processes", processes, int),
+            **_machine_rate(machine_rate),
+            celery_workers=_number("--workers", workers, int),
+        )
+        if plot is not None and not plot.lower().endswith(".png"):
+            raise ConfigError(f"--plot must name a .png file, got {plot!r}")
+        result = plan(inp)
+        if plot is not None:
+            write_plot(result, plot)
+    except TayoriError as exc:
+        _fail(str(exc))
+        return
+    except OSError as exc:
+        _fail(f"cannot write {plot}: {exc.strerror or exc}")
+        return
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(render(result))
