@@ -27,7 +27,6 @@ COMPOSERS = (
     "tayori.mail.default",
     "tayori.testing",
     "tayori.dashboard",
-    "tayori.reliability",
 )
 
 
