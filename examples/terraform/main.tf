@@ -184,6 +184,7 @@ module "worker" {
     TAYORI_MAX_RECEIVE_COUNT  = tostring(var.max_receive_count)
     TAYORI_VISIBILITY_TIMEOUT = tostring(local.visibility_timeout)
     TAYORI_DLQ_SUFFIX         = "-dlq"
+    TAYORI_METRICS            = "true"
   }
 
   attach_policy_statements = true

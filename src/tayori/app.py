@@ -344,8 +344,13 @@ class App:
             outage_base_seconds=s.outage_retry_base_seconds,
             outage_max_seconds=s.outage_retry_max_seconds,
         )
+        hooks: list[Any] = []
+        if s.metrics:  # CloudWatch EMF on stdout: on in the deployed function (template)
+            from tayori.consumer.metrics import MetricsHook
+
+            hooks.append(MetricsHook(service=self.name))
         handler = Handler(
-            self.registry, self.codec, self.backend, s, self.claim_check, policy=policy
+            self.registry, self.codec, self.backend, s, self.claim_check, policy=policy, hooks=hooks
         )
         handler.schedule.clock = lambda: self.clock()  # celery (issue 11): due times
         handler.schedule.hop_seconds = self.hop_seconds

@@ -35,6 +35,7 @@ ACCEPTS = {
     "outage_retry_base_seconds": "seconds over 0, at most 43200",
     "outage_retry_max_seconds": "whole seconds, 1-43200",
     "dlq_suffix": "text appended to a queue's name to name its DLQ",
+    "metrics": "true or false: CloudWatch metrics (EMF on stdout) from the handler",
     "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
 }
 
@@ -69,6 +70,9 @@ class Settings(BaseSettings):
     # before the 5th receive
     outage_retry_base_seconds: float = Field(default=60.0, gt=0, le=43_200)
     outage_retry_max_seconds: int = Field(default=900, ge=1, le=43_200)
+    # CloudWatch metrics (EMF lines on stdout) from the handler; the deployed function
+    # turns them on (tayori template), locally stdout is the CLI's
+    metrics: bool = False
     dlq_suffix: str = "-dlq"
     log_level: LogLevel = "WARNING"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -94,17 +95,22 @@ class Handler:
             return {"batchItemFailures": []}
         invocation = _Invocation()
         width = batch_width(self.registry, good)
-        if width > 1:
-            return self.records.run(
-                good, lambda record: self._record(record, context, invocation), width, context
+        try:
+            if width > 1:
+                return self.records.run(
+                    good, lambda record: self._record(record, context, invocation), width, context
+                )
+            processor = BatchProcessor(
+                event_type=EventType.SQS, raise_on_entire_batch_failure=False
             )
-        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        return process_partial_response(
-            event={"Records": good},
-            record_handler=lambda record: self._record(record, context, invocation),
-            processor=processor,
-            context=context,
-        )
+            return process_partial_response(
+                event={"Records": good},
+                record_handler=lambda record: self._record(record, context, invocation),
+                processor=processor,
+                context=context,
+            )
+        finally:
+            self.hooks.emit("invocation_done", context)
 
     # ------------------------------------------------------------------ one record
 
@@ -128,12 +134,16 @@ class Handler:
             incoming = self.codec.decode(raw["body"], attributes)
             task = self.registry.get(incoming.envelope.task)
             info = RecordInfo(info.message_id, info.queue, info.receive_count, task.name)
+            if incoming.pointer is not None:
+                self.hooks.emit("claim_check", info)
             # -- celery (issue 11): expiry and due time (long delays hop); consumer/schedule.py
             envelope = self.schedule.admit(incoming, raw, info, attributes)
             if envelope is None:
                 return
             # --
+            started = time.perf_counter()
             self._run(task, envelope, info, context)
+            self.hooks.emit("ran", info, time.perf_counter() - started)
         except Retry as signal:  # -- celery (issue 11): retry copy, retries counted in it
             delay = self.schedule.retry(incoming, info, signal)  # type: ignore[arg-type]
             self.hooks.emit("failed", info, "Retry", f"{signal}; next try in {delay:.0f}s")

@@ -33,6 +33,8 @@ class Hook(Protocol):
 
     def duplicate(self, record: RecordInfo) -> None: ...
 
+    # optional: ``ran(record, seconds)``, ``claim_check(record)``, ``invocation_done(context)``
+
 
 @dataclass
 class Counters:
@@ -95,7 +97,10 @@ class Hooks:
 
     def emit(self, event: str, *args: Any) -> None:
         for hook in self._hooks:
+            method = getattr(hook, event, None)  # hooks implement the events they want
+            if method is None:
+                continue
             try:
-                getattr(hook, event)(*args)
+                method(*args)
             except Exception as exc:  # an observer must not change the outcome
                 log.warning("hook %s.%s failed: %s", type(hook).__name__, event, exc)

@@ -332,6 +332,7 @@ def _worker(
         "TAYORI_VISIBILITY_TIMEOUT": str(opts.queue_visibility_timeout),
         "TAYORI_MAX_RECEIVE_COUNT": str(opts.max_receive_count),
         "TAYORI_DLQ_SUFFIX": opts.dlq_suffix,
+        "TAYORI_METRICS": "true",
         **opts.environment,
     }
     function: dict[str, Any] = {
