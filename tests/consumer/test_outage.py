@@ -150,6 +150,7 @@ def _drain_through_outage(
         with lock:
             ran[payload["n"]] += 1
 
+    assert app.producer  # its start-up check of the tables runs before the outage begins
     start_outage()
     work.send_many({"n": i} for i in range(MESSAGES))
     runtime = app.runtime(RuntimeConfig(concurrency=4, poll_wait_seconds=1))

@@ -115,13 +115,15 @@ def test_one_ctrl_c_stops_every_process_gracefully(project: Path, attempt: int) 
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGINT)
     started = time.monotonic()
+    # the documented bound of a graceful stop: in-flight batches may finish, up to the
+    # function timeout (30 s) + the poll wait (1 s) + 1 s; it usually takes under 10 s
     try:
-        out, err = proc.communicate(timeout=15)
+        out, err = proc.communicate(timeout=45)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        pytest.fail(f"worker still running 15 s after Ctrl-C: {err}")
-    assert time.monotonic() - started < 10
+        pytest.fail(f"worker still running 45 s after Ctrl-C: {err}")
+    assert time.monotonic() - started < 33
     assert proc.returncode == 0, err
     report = json.loads(out)
     depth = _depth(project)

@@ -98,7 +98,9 @@ def resolve(
 ) -> Resolved:
     """Ask pip what it would install for the target; drop what the runtime ships."""
     report = workdir / "pip-report.json"
+    # --target: pip before 23.3 refuses --platform without it, even for a dry run
     args = ["--dry-run", "--ignore-installed", "--report", str(report)]
+    args += ["--target", str(workdir / "resolve-target")]
     for path in requirement_files:
         args += ["-r", str(path)]
     _pip([*args, *requirements], python_version, architecture, pip_args, "resolve")

@@ -214,7 +214,8 @@ class Database:
 
     @staticmethod
     def _run(conn: sqlite3.Connection, item: _Pending) -> None:
-        cursor = conn.execute(item.sql, item.params)
+        sql = item.sql  # queued by execute()/execute_returning(), whose callers pass SQL text
+        cursor = conn.execute(sql, item.params)
         if item.fetch:
             item.rows = cursor.fetchall()
         item.rowcount = cursor.rowcount
