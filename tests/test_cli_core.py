@@ -107,7 +107,8 @@ def test_status_and_dlq_list_redrive_purge(store: Path) -> None:
         "dlq": "work-dlq",
         "dlq_depth": 0,
     }
-    stats = app.runtime(tayori.runtime.local.RuntimeConfig(concurrency=2, poll_wait_seconds=0)
+    stats = app.runtime(
+        tayori.runtime.local.RuntimeConfig(concurrency=2, poll_wait_seconds=0)
     ).run_until_idle(timeout=60)
     assert stats.idle
     result = runner.invoke(cli, ["status", "--json"])
@@ -126,7 +127,8 @@ def test_status_and_dlq_list_redrive_purge(store: Path) -> None:
     keys = {tayori.Envelope.parse(m.body).key for m in app.queue("work").receive(10, 0, 0)}
     assert len(keys) == 2  # the envelope (and its idempotency key) survives the redrive
 
-    app.runtime(tayori.runtime.local.RuntimeConfig(concurrency=2, poll_wait_seconds=0)
+    app.runtime(
+        tayori.runtime.local.RuntimeConfig(concurrency=2, poll_wait_seconds=0)
     ).run_until_idle(timeout=60)
     purged = runner.invoke(cli, ["dlq", "purge", "work-dlq", "--yes", "--json"])
     assert json.loads(purged.stdout) == {"dlq": "work-dlq", "purged": 2}

@@ -179,9 +179,7 @@ def test_mailer_on_aws_broadcasts_through_the_local_runtime(moto_url: str) -> No
     members = [f"m{i}@example.com" for i in range(30)]
     try:
         bid = mailer.broadcast("hi", [*members, "not an address"], broadcast_id="aws-1")
-        app.runtime(RuntimeConfig(concurrency=4, poll_wait_seconds=0)).run_until_idle(
-            timeout=120
-        )
+        app.runtime(RuntimeConfig(concurrency=4, poll_wait_seconds=0)).run_until_idle(timeout=120)
         got = mailer.status(bid)
         assert got is not None
         assert (got.total, got.sent, got.suppressed, got.failed, got.pending) == (31, 29, 1, 1, 0)
