@@ -128,6 +128,8 @@ def _sql_arg_is_safe(node: ast.expr) -> bool:
         return isinstance(node.value, str)
     if isinstance(node, ast.Name) or _constant_name(node):
         return True
+    if _placeholder_builder(node):
+        return True
     if isinstance(node, ast.JoinedStr):
         return all(
             isinstance(v, ast.Constant)
@@ -135,6 +137,39 @@ def _sql_arg_is_safe(node: ast.expr) -> bool:
             for v in node.values
         )
     return False  # "..." + x, "..." % x, "...".format(x), function calls
+
+
+def _placeholder_builder(node: ast.expr) -> bool:
+    """``_name_sql(len(x))`` / ``_name_sql(n)``: a statement built from a row count only
+    (its placeholders), never from values; ``test_placeholder_builders_hold_no_values``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id.startswith("_")
+        and node.func.id.endswith("_sql")
+        and len(node.args) == 1
+        and not node.keywords
+        and (
+            isinstance(node.args[0], ast.Name)
+            or (
+                isinstance(node.args[0], ast.Call)
+                and isinstance(node.args[0].func, ast.Name)
+                and node.args[0].func.id == "len"
+            )
+        )
+    )
+
+
+def test_placeholder_builders_hold_no_values() -> None:
+    import re
+
+    from tayori.backends.sqlite import queue
+
+    for build in (queue._insert_sql, queue._taken_sql):
+        one, three = build(1), build(3)
+        assert one != three  # the count shapes the statement ...
+        assert "'" not in three and '"' not in three  # ... and no literal value is in it
+        assert set(re.findall(r"\?\d*", three)) - {"?"} <= {f"?{i}" for i in range(1, 20)}
 
 
 def test_sql_is_built_only_with_parameters() -> None:

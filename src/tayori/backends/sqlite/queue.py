@@ -128,12 +128,16 @@ def _insert_sql(rows: int) -> str:
     )
 
 
-def _case_by_seq(pairs: list[tuple[int, str]]) -> tuple[str, list[Any]]:
-    """``CASE seq WHEN ? THEN ? ... END`` and its parameters: one value per row, one statement."""
-    params: list[Any] = []
-    for seq, value in pairs:
-        params += (seq, value)
-    return "CASE seq" + " WHEN ? THEN ?" * len(pairs) + " END", params
+@functools.cache
+def _taken_sql(rows: int) -> str:
+    """The update of ``rows`` taken messages in one statement: each row's own receipt
+    from ``CASE seq WHEN ? THEN ? ... END``. Built from the row count only."""
+    cases = "CASE seq" + " WHEN ? THEN ?" * rows + " END"
+    return (
+        "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, "
+        f"first_receive_at = COALESCE(first_receive_at, ?), receipt = {cases} "
+        f"WHERE seq IN ({','.join('?' * rows)})"
+    )
 
 
 class SqliteQueue(BaseQueue):
@@ -272,12 +276,9 @@ class SqliteQueue(BaseQueue):
                 dead,
             )
         if taken:
-            cases, params = _case_by_seq(taken)
+            pairs = [value for row in taken for value in row]
             conn.execute(
-                "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, "
-                f"first_receive_at = COALESCE(first_receive_at, ?), receipt = {cases} "
-                f"WHERE seq IN ({','.join('?' * len(taken))})",
-                (now + vt, now, *params, *(seq for seq, _ in taken)),
+                _taken_sql(len(taken)), (now + vt, now, *pairs, *(seq for seq, _ in taken))
             )
         return out
 
