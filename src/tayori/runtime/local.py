@@ -2,9 +2,10 @@
 
 Per queue, a group of pollers (threads) starts small and adds a poller whenever a
 receive comes back full, up to the maximum concurrency; a poller leaves when its
-receive comes back empty. Each batch is one "invocation" on its own thread, with
-the function timeout enforced the way Lambda does from the outside: the batch is
-treated as failed and its late result discarded.
+receive comes back empty. Each batch is one "invocation", run on its poller's thread,
+with the function timeout enforced the way Lambda does from the outside (a watchdog,
+``runtime/watchdog.py``): the batch is treated as failed, its late result discarded,
+and the stuck poller replaced.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from tayori.runtime.esm import (
     check_visibility_timeout,
     succeeded_ids,
 )
+from tayori.runtime.watchdog import Watchdog
 
 log = logging.getLogger("tayori.runtime")
 
@@ -167,9 +168,8 @@ class LocalRuntime:
         self._running_lock = threading.Lock()
         self._groups: list[_Group] = []
         self._started_at = 0.0
-        self._pool: ThreadPoolExecutor | None = None
         self._last_work = 0.0  # monotonic time of the last receive that returned messages
-        self._pool_lock = threading.Lock()
+        self._watchdog = Watchdog(self.config.function_timeout, self._timed_out)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -184,6 +184,7 @@ class LocalRuntime:
     def start(self) -> None:
         self._stopping.clear()
         self._started_at = time.monotonic()
+        self._watchdog.start()
         for queue in self.source.queues:
             try:
                 warning = check_visibility_timeout(
@@ -216,10 +217,7 @@ class LocalRuntime:
                 break
             for thread in alive:
                 thread.join(max(0.0, deadline - time.monotonic()))
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+        self._watchdog.close()
         self.stats.elapsed_s = round(time.monotonic() - self._started_at, 3)
         return self.stats
 
@@ -288,7 +286,8 @@ class LocalRuntime:
                     break
                 if len(batch) >= self.config.batch_size:
                     self._spawn(group)  # full batch: there is more work, scale up
-                self._invoke(group.queue, batch)
+                if not self._invoke(group, batch):
+                    return  # timed out: the watchdog counted us out and replaced us
         except Exception as exc:
             log.error("poller for %s stopped: %s", group.queue.name, exc)
             with group.lock:
@@ -334,56 +333,50 @@ class LocalRuntime:
 
     # ------------------------------------------------------------------ invocation
 
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                # room for every poller's invocation plus as many timed-out stragglers
-                size = 2 * self.config.concurrency * max(1, len(self._groups))
-                self._pool = ThreadPoolExecutor(size, thread_name_prefix="tayori-invoke")
-            return self._pool
-
-    def _invoke(self, queue: Queue, batch: list[QueueMessage]) -> None:
-        region = self.source.region
-        event = {"Records": [m.to_lambda_record(queue.arn, region) for m in batch]}
+    def _invoke(self, group: _Group, batch: list[QueueMessage]) -> bool:
+        """Run one invocation on this poller's thread (no hand-off to another thread);
+        the watchdog enforces the function timeout from outside. False if it timed out."""
+        queue = group.queue
+        event = {"Records": [m.to_lambda_record(queue.arn, self.source.region) for m in batch]}
         name = f"{self.source.function_name}-{queue.name}"
         context = LambdaContext(name, self.config.function_timeout)
-        done = threading.Event()
-        box: dict[str, Any] = {}
-
-        def run() -> None:
-            # pooled threads keep their SQLite connections across invocations, as a warm
-            # Lambda execution environment keeps its clients
-            with self._running_lock:
-                self._running += 1
-                self.stats.peak_concurrency = max(self.stats.peak_concurrency, self._running)
-            try:
-                box["response"] = self.handler(event, context)
-            except BaseException as exc:
-                box["error"] = exc
-            finally:
-                with self._running_lock:
-                    self._running -= 1
-                done.set()
-
+        call = self._watchdog.watch(group, len(batch))
         self.stats.add(invocations=1, records=len(batch))
-        self._executor().submit(run)
-        if not done.wait(self.config.function_timeout):
-            # Lambda would kill it; the batch returns after the visibility timeout
-            self.stats.add(timeouts=1, failed_records=len(batch))
-            log.warning(
-                "invocation on %s timed out after %ss; %d records will be retried",
-                queue.name,
-                self.config.function_timeout,
-                len(batch),
-            )
-            return
-        if "error" in box:
+        with self._running_lock:
+            self._running += 1
+            self.stats.peak_concurrency = max(self.stats.peak_concurrency, self._running)
+        response: Any = None
+        error: BaseException | None = None
+        try:
+            response = self.handler(event, context)
+        except BaseException as exc:  # the function failed: the whole batch returns
+            error = exc
+        finally:
+            with self._running_lock:
+                self._running -= 1
+        if not self._watchdog.finished(call):
+            return False  # Lambda would have killed it: the late result is discarded
+        if error is not None:
             self.stats.add(function_errors=1, failed_records=len(batch))
-            log.warning("invocation on %s failed: %s", queue.name, box["error"])
-            return
-        ok = succeeded_ids([m.message_id for m in batch], box.get("response"))
+            log.warning("invocation on %s failed: %s", queue.name, error)
+            return True
+        ok = succeeded_ids([m.message_id for m in batch], response)
         self.stats.add(failed_records=len(batch) - sum(m.message_id in ok for m in batch))
         self._delete(queue, [m for m in batch if m.message_id in ok])
+        return True
+
+    def _timed_out(self, group: _Group, records: int) -> None:
+        """The watchdog's verdict on a running invocation: failed, its poller replaced."""
+        self.stats.add(timeouts=1, failed_records=records)
+        log.warning(
+            "invocation on %s timed out after %ss; %d records will be retried",
+            group.queue.name,
+            self.config.function_timeout,
+            records,
+        )
+        with group.lock:
+            group.size -= 1  # its thread is stuck in the function: it no longer polls
+        self._spawn(group)
 
     def _delete(self, queue: Queue, messages: list[QueueMessage]) -> None:
         for i in range(0, len(messages), MAX_BATCH_ENTRIES):
