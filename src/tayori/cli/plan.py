@@ -61,7 +61,12 @@ def render(result: Any) -> str:
     rate = inp["provider_rate"]
     lines = [
         f"burst of {inp['emails']:,} emails, {inp['latency_ms']:g} ms per send, provider "
-        + (f"{rate:g}/s" if rate else "unlimited"),
+        + (f"{rate:g}/s" if rate else "unlimited")
+        + (
+            f", {inp['task_concurrency']} records at once per invocation"
+            if inp["task_concurrency"] > 1
+            else ""
+        ),
         "",
         f"{'':22}{'drain':>12}{'peak conc.':>12}{'ideal':>12}",
         _row("AWS Lambda + SQS", a["drain_s"], a["peak_concurrency"], a["ideal_drain_s"]),
