@@ -37,6 +37,7 @@ def run_mode(concurrency: int, batches: int, tmp: Path) -> dict[str, Any]:
         ),
     )
     sent: list[int] = []
+    finished: list[float] = []
     lock = threading.Lock()
 
     @app.task(queue="mail", idempotency_key="n", concurrency=concurrency)
@@ -44,6 +45,7 @@ def run_mode(concurrency: int, batches: int, tmp: Path) -> dict[str, Any]:
         time.sleep(LATENCY_S)  # the provider's latency: I/O, not CPU
         with lock:
             sent.append(p["n"])
+            finished.append(time.perf_counter())
 
     durations: list[float] = []
 
@@ -62,9 +64,11 @@ def run_mode(concurrency: int, batches: int, tmp: Path) -> dict[str, Any]:
     )
     started = time.perf_counter()
     stats = app.runtime(config, handler=timed).run_until_idle(timeout=600)
-    drain = time.perf_counter() - started
+    drain = time.perf_counter() - started  # incl. the runtime's idle detection
+    last_send = max(finished) - started  # what the planner's drain_s is
     app.backend.close()
     full = list(durations)  # every invocation, as billed
+    billed_gb_s = sum(full) * MEMORY_GB
     return {
         "record_concurrency": concurrency,
         "records": n,
@@ -73,9 +77,36 @@ def run_mode(concurrency: int, batches: int, tmp: Path) -> dict[str, Any]:
         "median_invocation_s": round(statistics.median(full), 4),
         "mean_invocation_s": round(statistics.fmean(full), 4),
         "median_over_one_record": round(statistics.median(full) / LATENCY_S, 2),
-        "billed_gb_s": round(sum(full) * MEMORY_GB, 3),
+        "billed_gb_s": round(billed_gb_s, 3),
         "drain_s": round(drain, 2),
+        "last_send_s": round(last_send, 3),
+        "planner": predicted(n, concurrency, last_send, billed_gb_s),
         "durations": [round(d, 4) for d in full],
+    }
+
+
+def predicted(n: int, concurrency: int, drain: float, billed_gb_s: float) -> dict[str, Any]:
+    """What `tayori plan --task-concurrency` predicts for this run, and its error against
+    ``drain`` (start to the last send) and the billed GB-seconds."""
+    from tayori.plan import PlanInput, plan
+
+    emb = plan(
+        PlanInput(
+            emails=n,
+            provider_rate=None,
+            latency_ms=LATENCY_S * 1000,
+            batch_size=BATCH,
+            embedded_concurrency=1,
+            task_concurrency=concurrency,
+        )
+    ).embedded
+    gb_s = emb["busy_s"] * MEMORY_GB
+    return {
+        "drain_s": round(emb["drain_s"], 3),
+        "billed_gb_s": round(gb_s, 3),
+        "mean_invocation_s": round(emb["busy_s"] / emb["invocations"], 4),
+        "drain_error": round((emb["drain_s"] - drain) / drain, 3),
+        "billed_error": round((gb_s - billed_gb_s) / billed_gb_s, 3),
     }
 
 
@@ -106,7 +137,9 @@ def main() -> None:
         print(
             f"concurrency {r['record_concurrency']:>2}: median invocation "
             f"{r['median_invocation_s'] * 1000:.0f} ms ({r['median_over_one_record']}x one "
-            f"record), billed {r['billed_gb_s']} GB-s, drain {r['drain_s']} s"
+            f"record), billed {r['billed_gb_s']} GB-s, last send {r['last_send_s']} s; planner "
+            f"{r['planner']['billed_gb_s']} GB-s ({r['planner']['billed_error']:+.0%}), "
+            f"{r['planner']['drain_s']} s ({r['planner']['drain_error']:+.0%})"
         )
     print(f"ratios: {ratios}; targets met: {met}")
 

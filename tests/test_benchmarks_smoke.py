@@ -126,6 +126,7 @@ def test_in_invocation_smoke(run_smoke: Callable[[str], dict]) -> None:
     for r in data["runs"]:
         assert r["sent_unique"] == r["records"] == 30  # every record sent once
         assert r["invocations"] >= 3 and r["billed_gb_s"] > 0
+        assert r["planner"]["billed_gb_s"] > 0 and 0 < r["last_send_s"] <= r["drain_s"]
     assert set(data["ratios"]) == {"invocation_speedup", "billed_gb_s_ratio"}
 
 

@@ -36,8 +36,32 @@ def test_every_block_is_a_file_a_command_or_a_policy() -> None:
     for lang, info, _ in blocks():
         kind = "file" if info.startswith("file=") else info or lang
         kinds.add(kind)
-        assert kind in ("file", "sh", "moto", "iam=worker", "iam=producer"), (lang, info)
-    assert {"file", "sh", "moto", "iam=worker", "iam=producer"} == kinds
+        assert kind in ("file", "sh", "moto", "iam=worker", "iam=producer", "console"), (lang, info)
+    assert {"file", "sh", "moto", "iam=worker", "iam=producer", "console"} == kinds
+
+
+def test_the_documented_plans_print_what_the_doc_shows(tmp_path: Path) -> None:
+    """Each ``console`` block: its ``$`` command run by bash with the installed `tayori` in a
+    fresh directory; the lines shown under it appear in its output, in order (``...`` stands
+    for lines left out, such as the embedded row, which depends on the machine's cores)."""
+    consoles = [body for lang, _, body in blocks() if lang == "console"]
+    assert consoles
+    for body in consoles:
+        [command, *shown] = body.splitlines()
+        assert command.startswith("$ tayori plan "), command
+        out = subprocess.run(
+            ["bash", "-c", command.removeprefix("$ ")],
+            cwd=tmp_path,
+            env=user_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, (command, out.stderr)
+        printed = iter(out.stdout.splitlines())
+        for line in shown:
+            if line != "...":
+                assert any(p == line for p in printed), (command, line, out.stdout)
 
 
 def journey_script(moto_url: str) -> str:

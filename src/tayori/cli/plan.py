@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from tayori.deploy.template import TemplateOptions
 from tayori.errors import ConfigError, TayoriError
 
 # Numbers are taken as text and parsed here, so that every bad input is one line on
@@ -60,7 +61,12 @@ def render(result: Any) -> str:
     rate = inp["provider_rate"]
     lines = [
         f"burst of {inp['emails']:,} emails, {inp['latency_ms']:g} ms per send, provider "
-        + (f"{rate:g}/s" if rate else "unlimited"),
+        + (f"{rate:g}/s" if rate else "unlimited")
+        + (
+            f", {inp['task_concurrency']} records at once per invocation"
+            if inp["task_concurrency"] > 1
+            else ""
+        ),
         "",
         f"{'':22}{'drain':>12}{'peak conc.':>12}{'ideal':>12}",
         _row("AWS Lambda + SQS", a["drain_s"], a["peak_concurrency"], a["ideal_drain_s"]),
@@ -105,8 +111,35 @@ def render(result: Any) -> str:
     lines.append(f"  MaximumConcurrency {inp['max_concurrency'] or 'unset (mapping limit)'}")
     if a["recommended_max_concurrency"]:
         lines.append(f"recommended MaximumConcurrency: {a['recommended_max_concurrency']}")
+    if result.in_invocation:
+        lines += ["", *render_in_invocation(result.in_invocation)]
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)
+
+
+def render_in_invocation(side: dict[str, Any]) -> list[str]:
+    """The Lambda run without and with in-invocation concurrency, side by side."""
+    off, on = side["without"], side["with"]
+    n = side["task_concurrency"]
+    lines = [
+        f"AWS Lambda with in-invocation concurrency (@app.task(concurrency={n})):",
+        f"{'':34}{'without':>14}{'with':>14}",
+    ]
+    rows: list[tuple[str, Any]] = [
+        ("records at once per invocation", lambda r: f"{r['task_concurrency']:,}"),
+        ("peak concurrent executions", lambda r: f"{r['peak_concurrency']:,}"),
+        ("invocations", lambda r: f"{r['invocations']:,}"),
+        ("longest invocation", lambda r: _dur(r["longest_invocation_s"])),
+        ("drain", lambda r: _dur(r["drain_s"])),
+        ("Lambda GB-seconds", lambda r: f"{r['gb_seconds']:,.1f}"),
+        ("Lambda duration cost", lambda r: _usd(r["cost"]["lambda_compute"])),
+        ("Lambda request cost", lambda r: _usd(r["cost"]["lambda_requests"])),
+        ("total AWS cost (with SES)", lambda r: _usd(r["cost"]["total"])),
+        ("recommended MaximumConcurrency", lambda r: str(r["recommended_max_concurrency"] or "-")),
+    ]
+    for label, cell in rows:
+        lines.append(f"  {label:<32}{cell(off):>14}{cell(on):>14}")
+    return lines
 
 
 def _row(label: str, drain: float, peak: int, ideal: float) -> str:
@@ -204,6 +237,19 @@ def plan_command(
         help="msg/s one embedded process sustains when CPU-bound "
         "(default: measured, see docs/benchmarks.md; 'none' = no limit)",
     ),
+    task_concurrency: str = typer.Option(
+        "1",
+        "--task-concurrency",
+        metavar="N",
+        help="records of one invocation run at once, as @app.task(concurrency=N) "
+        "(1 = one after another); over 1 also prints the Lambda run without and with it",
+    ),
+    timeout: str = typer.Option(
+        str(TemplateOptions.timeout),
+        "--timeout",
+        metavar="S",
+        help="function timeout, seconds (every batch must end within it)",
+    ),
     workers: str = typer.Option("10", "--workers", metavar="W", help="Celery workers"),
     plot: str | None = typer.Option(
         None, "--plot", metavar="FILE.png", help="also draw the drain curves into this PNG"
@@ -235,6 +281,8 @@ def plan_command(
             embedded_processes=_number("--processes", processes, int),
             **_machine_rate(machine_rate),
             celery_workers=_number("--workers", workers, int),
+            task_concurrency=_number("--task-concurrency", task_concurrency, int),
+            timeout_s=_number("--timeout", timeout),
         )
         if plot is not None and not plot.lower().endswith(".png"):
             raise ConfigError(f"--plot must name a .png file, got {plot!r}")

@@ -1,5 +1,6 @@
 """Capacity and cost planner: how long a burst takes to drain, and what it costs.
 
+``inputs`` holds ``PlanInput`` (the burst, the consumers, the measured constants);
 ``model`` plans the drain (AWS event source mapping, the local runtime, Celery) with the
 simulator in ``simulation``;
 ``pricing`` counts every AWS request the burst makes and prices it from the dated
