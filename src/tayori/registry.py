@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -68,7 +69,7 @@ class TaskDef:
         self.default_retry_delay = self.options.default_retry_delay
         self._requests = RequestStack()
         try:
-            self._key_expr = jmespath.compile(idempotency_key) if idempotency_key else None
+            self._key_expr = _compile_key(idempotency_key) if idempotency_key else None
         except JMESPathError as exc:
             raise ConfigError(
                 f"task {name!r}: invalid idempotency_key JMESPath {idempotency_key!r}: {exc}"
@@ -232,6 +233,29 @@ class TaskDef:
             if value not in (None, "", [], {}):
                 return value
         return value
+
+
+class _Field:
+    """A JMESPath expression that is one plain field name (``"id"``), read without the
+    JMESPath interpreter (~4 µs a message on each side): the same result, a dict's
+    value or None."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def search(self, document: Any) -> Any:
+        return document.get(self.name) if isinstance(document, dict) else None
+
+
+_PLAIN_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _compile_key(expression: str) -> Any:
+    if _PLAIN_FIELD.fullmatch(expression):
+        return _Field(expression)
+    return jmespath.compile(expression)
 
 
 class Registry:

@@ -23,10 +23,11 @@ class Outgoing:
     body: str
     attributes: dict[str, Attribute] = field(default_factory=dict)
     delay_seconds: int = 0
+    size: int = field(default=-1, compare=False)  # counted once, here (SQS's way)
 
-    @property
-    def size(self) -> int:
-        return message_size(self.body, self.attributes)
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            object.__setattr__(self, "size", message_size(self.body, self.attributes))
 
 
 @dataclass(frozen=True, slots=True)

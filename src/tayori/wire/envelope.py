@@ -113,6 +113,21 @@ class Envelope:
         return None if self.expires is None else parse_time(self.expires)
 
     def to_dict(self) -> dict[str, Any]:
+        if (  # a plain send (most messages): v1, the five fields
+            self.args is None
+            and self.kwargs is None
+            and not self.retries
+            and self.eta is None
+            and self.expires is None
+            and self.headers is None
+        ):
+            return {
+                "v": VERSION,
+                "task": self.task,
+                "key": self.key,
+                "payload": self.payload,
+                "sent_at": self.sent_at,
+            }
         data: dict[str, Any] = {"v": self.v, "task": self.task, "key": self.key}
         extras = {
             "args": None if self.args is None else list(self.args),
@@ -230,4 +245,5 @@ def _key(key: str | None) -> str:
 
 
 def _now() -> str:
-    return utc_iso(datetime.now(UTC))
+    # utc_iso(datetime.now(UTC)) without the conversions an aware UTC time does not need
+    return datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
