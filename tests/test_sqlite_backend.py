@@ -236,3 +236,20 @@ def test_reads_map_sqlite_errors_to_tayori_errors(tmp_path: Path) -> None:
     with pytest.raises(QueueUnavailable):
         queue.stats()
     backend.close()
+
+
+def test_sql_binds_no_numbered_placeholders() -> None:
+    """Numbered placeholders (``?1``) bound from a tuple warn on Python 3.13 and are an
+    error from 3.14: the SQLite backend's SQL uses plain ``?`` or ``:name`` with a dict."""
+    import re
+
+    import tayori.backends.sqlite as package
+
+    numbered = re.compile(r"\?\d")
+    found = [
+        f"{path.name}:{n}"
+        for path in Path(package.__file__).parent.glob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if numbered.search(line)
+    ]
+    assert found == []

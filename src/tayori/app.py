@@ -32,6 +32,7 @@ from tayori.wire import jsonvalue
 from tayori.wire.claimcheck import ClaimCheck
 from tayori.wire.codec import TayoriCodec
 from tayori.wire.envelope import Envelope
+from tayori.wire.ids import uuid4s
 from tayori.wire.sqs import MAX_DELAY_SECONDS, check_queue_name
 
 
@@ -76,7 +77,9 @@ class Task(TaskDef):
         """
         ids: list[str] = []
         for part in _chunks(iter(payloads), chunk):
-            ids.extend(self.send_envelopes([self.envelope(p) for p in part], delay_seconds))
+            keys = uuid4s(len(part))  # one read of randomness per chunk, not per message
+            envelopes = [self.envelope(p, key) for p, key in zip(part, keys, strict=True)]
+            ids.extend(self.send_envelopes(envelopes, delay_seconds))
         return ids
 
     def send_envelopes(self, envelopes: Sequence[Envelope], delay_seconds: int = 0) -> list[str]:

@@ -36,17 +36,17 @@ CREATE TABLE IF NOT EXISTS idempotency (
 
 _PUT = """
 INSERT INTO idempotency (id, expiration, in_progress_expiration, status, data, validation)
-VALUES (?1, ?2, ?3, ?4, NULL, ?5)
+VALUES (?, ?, ?, ?, NULL, ?)
 ON CONFLICT (id) DO UPDATE SET
     expiration = excluded.expiration,
     in_progress_expiration = excluded.in_progress_expiration,
     status = excluded.status,
     data = NULL,
     validation = excluded.validation
-WHERE idempotency.expiration < ?6
-   OR (idempotency.status = ?8
+WHERE idempotency.expiration < ?
+   OR (idempotency.status = ?
        AND idempotency.in_progress_expiration IS NOT NULL
-       AND idempotency.in_progress_expiration < ?7)
+       AND idempotency.in_progress_expiration < ?)
 """
 
 
@@ -80,8 +80,8 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
                 data_record.status,
                 data_record.payload_hash if self.payload_validation_enabled else None,
                 int(now),
-                int(now * 1000),
                 _INPROGRESS,
+                int(now * 1000),
             ),
         )
         if taken == 1:

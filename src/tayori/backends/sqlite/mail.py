@@ -91,8 +91,8 @@ class SqliteMailStore:
     def delivery_state(self, broadcast_id: str, recipient: str) -> tuple[str | None, str | None]:
         """(outcome, suppression reason) in ONE read: a send checks both before sending."""
         row = self._db.query_one(
-            "SELECT (SELECT status FROM outcomes WHERE broadcast_id = ?1 AND recipient = ?2),"
-            " (SELECT reason FROM suppression WHERE address = ?3)",
+            "SELECT (SELECT status FROM outcomes WHERE broadcast_id = ? AND recipient = ?),"
+            " (SELECT reason FROM suppression WHERE address = ?)",
             (broadcast_id, recipient, recipient.lower()),
         )
         return (row[0], row[1]) if row else (None, None)

@@ -7,7 +7,6 @@ import functools
 import json
 import os
 import re
-import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +32,7 @@ from tayori.errors import (
     QueueError,
     ReceiptHandleIsInvalid,
 )
+from tayori.wire.ids import uuid4s
 from tayori.wire.sqs import Attribute, Attributes, md5_of_body
 
 SCHEMA = """
@@ -101,30 +101,18 @@ def _parse_receipt(receipt_handle: str) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
-def _uuid4s(n: int) -> list[str]:
-    """``n`` random (version 4) UUIDs from one read of the OS's randomness: the same
-    values as ``str(uuid.uuid4())``, without an object and a syscall each."""
-    raw = os.urandom(16 * n)
-    out = []
-    for i in range(0, 16 * n, 16):
-        h = raw[i : i + 16].hex()
-        variant = "89ab"[int(h[16], 16) & 3]
-        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
-    return out
-
-
 @functools.cache
 def _insert_sql(rows: int) -> str:
     """INSERT ... SELECT from the queue's row joined with ``rows`` VALUES tuples."""
-    values = ",".join(
-        f"(?{3 + 5 * i},?{4 + 5 * i},?{5 + 5 * i},?{6 + 5 * i},?{7 + 5 * i})" for i in range(rows)
-    )
+    values = ",".join(["(?,?,?,?,?)"] * rows)
+    # plain ? placeholders in text order (params: now 3 times, the rows, the queue name):
+    # numbered ones bound from a sequence are an error from Python 3.14
     return (
         "INSERT INTO messages (queue, id, body, attrs, md5, sent_at, expires_at, visible_at) "
-        "SELECT q.name, v.column1, v.column2, v.column3, v.column4, ?2, "
-        "?2 + q.retention_seconds, "
-        "?2 + CASE WHEN v.column5 > 0 THEN v.column5 ELSE q.delay_seconds END "
-        f"FROM queues AS q, (VALUES {values}) AS v WHERE q.name = ?1"
+        "SELECT q.name, v.column1, v.column2, v.column3, v.column4, ?, "
+        "? + q.retention_seconds, "
+        "? + CASE WHEN v.column5 > 0 THEN v.column5 ELSE q.delay_seconds END "
+        f"FROM queues AS q, (VALUES {values}) AS v WHERE q.name = ?"
     )
 
 
@@ -182,11 +170,12 @@ class SqliteQueue(BaseQueue):
         """ONE autocommit statement for the whole batch (atomic, group-committed): the
         queue's row supplies retention and delay, and a deleted queue inserts nothing."""
         now = time.time()
-        ids = _uuid4s(len(messages))
-        params: list[Any] = [self.name, now]
+        ids = uuid4s(len(messages))
+        params: list[Any] = [now, now, now]
         for message_id, (body, attributes, delay) in zip(ids, messages, strict=True):
             attrs = _encode_attrs(attributes) if attributes else "{}"
             params += (message_id, body, attrs, md5_of_body(body), delay)
+        params.append(self.name)
         inserted = self._db.execute(_insert_sql(len(messages)), params)
         if inserted != len(messages):
             raise QueueDoesNotExist(f"queue {self.name!r} does not exist")
@@ -245,6 +234,7 @@ class SqliteQueue(BaseQueue):
         expired: list[tuple[int]] = []
         dead: list[tuple[Any, ...]] = []
         taken: list[tuple[int, str]] = []
+        tokens = os.urandom(16 * max_messages).hex()  # one read for the batch's receipts
         redrive = spec.redrive
         for seq, mid, body, attrs, md5, sent_at, expires_at, count, first in cursor:
             if expires_at <= now:
@@ -254,14 +244,18 @@ class SqliteQueue(BaseQueue):
                     dlq_retention = self._retention_of(conn, redrive.dead_letter_queue)
                 if dlq_retention is None:  # the DLQ is gone: deliver it as SQS does
                     out.append(
-                        self._taken(taken, now, seq, mid, body, attrs, md5, sent_at, count, first)
+                        self._taken(
+                            taken, tokens, now, seq, mid, body, attrs, md5, sent_at, count, first
+                        )
                     )
                 else:
                     # keeps its message id; DLQ retention counts from the original enqueue
                     dead.append((redrive.dead_letter_queue, now, sent_at + dlq_retention, seq))
             else:
                 out.append(
-                    self._taken(taken, now, seq, mid, body, attrs, md5, sent_at, count, first)
+                    self._taken(
+                        taken, tokens, now, seq, mid, body, attrs, md5, sent_at, count, first
+                    )
                 )
             if len(out) == max_messages or len(expired) + len(dead) >= 4 * MAX_BATCH_ENTRIES:
                 break
@@ -285,6 +279,7 @@ class SqliteQueue(BaseQueue):
     @staticmethod
     def _taken(
         taken: list[tuple[int, str]],
+        tokens: str,
         now: float,
         seq: int,
         mid: str,
@@ -295,7 +290,7 @@ class SqliteQueue(BaseQueue):
         count: int,
         first: float | None,
     ) -> QueueMessage:
-        token = secrets.token_hex(16)
+        token = tokens[32 * len(taken) : 32 * len(taken) + 32]
         taken.append((seq, token))
         first = first if first is not None else now
         return QueueMessage(

@@ -23,17 +23,17 @@ CREATE TABLE IF NOT EXISTS buckets (
 # store group-commits with the other threads' reservations, instead of a BEGIN IMMEDIATE
 # read-modify-write holding the file's write lock across four calls. ``granted`` is the
 # decision, kept on the row so that RETURNING can report it. The insert branch (no row
-# yet) is decided in Python: ?6 / ?7 are its tokens and decision. ``updated`` never moves
+# yet) is decided in Python: :tokens / :granted are its tokens and decision. ``updated`` never moves
 # back: statements of one group commit run in queue order, not in the order their
 # callers read the clock, and time counted twice would be tokens handed out twice.
-_LEVEL = "MIN(?2, buckets.tokens + MAX(0.0, ?3 - buckets.updated) * ?4)"
-_GRANTED = f"(?5 IS NULL OR MAX(0.0, -({_LEVEL} - ?1) / ?4) <= ?5)"
+_LEVEL = "MIN(:burst, buckets.tokens + MAX(0.0, :now - buckets.updated) * :rate)"
+_GRANTED = f"(:max_wait IS NULL OR MAX(0.0, -({_LEVEL} - :n) / :rate) <= :max_wait)"
 _RESERVE = f"""
-INSERT INTO buckets (name, tokens, updated, granted) VALUES (?8, ?6, ?3, ?7)
+INSERT INTO buckets (name, tokens, updated, granted) VALUES (:name, :tokens, :now, :granted)
 ON CONFLICT (name) DO UPDATE SET
-    tokens = CASE WHEN {_GRANTED} THEN {_LEVEL} - ?1 ELSE {_LEVEL} END,
+    tokens = CASE WHEN {_GRANTED} THEN {_LEVEL} - :n ELSE {_LEVEL} END,
     granted = {_GRANTED},
-    updated = MAX(buckets.updated, ?3)
+    updated = MAX(buckets.updated, :now)
 RETURNING tokens, granted, updated
 """
 
@@ -62,7 +62,16 @@ class SqliteRateLimiter(_Base):
         first, first_tokens = decide(self.burst, now, now, self.rate, self.burst, n, max_wait)
         rows = self._db.execute_returning(
             _RESERVE,
-            (n, self.burst, now, self.rate, max_wait, first_tokens, first.granted, self.name),
+            {
+                "n": n,
+                "burst": self.burst,
+                "now": now,
+                "rate": self.rate,
+                "max_wait": max_wait,
+                "tokens": first_tokens,
+                "granted": first.granted,
+                "name": self.name,
+            },
         )
         tokens, granted, updated = rows[0]
         # The slot counts from the row's clock (``updated``, which a later reading by
