@@ -51,16 +51,7 @@ _state: dict[str, Any] = {}
 class DjangoSettings(Settings):
     """``tayori.Settings`` from the ``TAYORI`` dict only: the environment is not a source."""
 
-    @classmethod
-    def settings_customise_sources(  # type: ignore[override]
-        cls,
-        settings_cls: Any,
-        init_settings: Any,
-        env_settings: Any,
-        dotenv_settings: Any,
-        file_secret_settings: Any,
-    ) -> tuple[Any, ...]:
-        return (init_settings,)
+    from_environment = False
 
 
 def options() -> dict[str, Any]:
@@ -92,9 +83,6 @@ def tayori_settings() -> Settings:
     except ConfigError as exc:  # tayori's own one-line message (it names TAYORI_<NAME>)
         message = str(exc).replace("TAYORI_", "TAYORI['", 1).replace("=", "']=", 1)
         raise ConfigError(f"settings.TAYORI: {message}") from None
-    except ValueError as exc:  # pydantic's ValidationError
-        first = str(exc).splitlines()
-        raise ConfigError(f"settings.TAYORI: {' '.join(first[:3])}") from None
 
 
 def get_app() -> App:
