@@ -86,7 +86,7 @@ def _one_line(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-class Scheme(str, enum.Enum):
+class Scheme(enum.StrEnum):
     AWS = "aws://?region=eu-west-1"
 
 

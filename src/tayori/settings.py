@@ -207,12 +207,9 @@ def log_level(value: Any) -> str:
     raise _Invalid(value)
 
 
-def _setting(default: Any, read: Callable[[Any], Any], description: str = "") -> Any:
-    """A dataclass field whose metadata holds its reader (and a line for docs)."""
-    meta = {"read": read, "description": description}
-    if isinstance(default, list):
-        return field(default_factory=list, metadata=meta)
-    return field(default=default, metadata=meta)
+def _reads(read: Callable[[Any], Any], description: str = "") -> dict[str, Any]:
+    """A field's metadata: its reader (and a line for docs)."""
+    return {"read": read, "description": description}
 
 
 # ------------------------------------------------------------------ the settings
@@ -228,38 +225,43 @@ class Settings:
     from_environment: ClassVar[bool] = True
     model_fields: ClassVar[dict[str, Any]]
 
-    url: str = _setting(
-        "sqlite:///./.tayori",
-        store_url,
-        "sqlite:///path/to/dir (embedded) or aws://?region=us-east-1",
+    url: str = field(
+        default="sqlite:///./.tayori",
+        metadata=_reads(store_url, "sqlite:///path/to/dir (embedded) or aws://?region=us-east-1"),
     )
-    endpoint_url: str | None = _setting(
-        None, optional_text, "SQS/S3/DynamoDB-compatible endpoint (moto in tests)"
+    endpoint_url: str | None = field(
+        default=None,
+        metadata=_reads(optional_text, "SQS/S3/DynamoDB-compatible endpoint (moto in tests)"),
     )
-    bucket: str = _setting("tayori", text, "claim-check bucket for large bodies")
-    allowed_buckets: list[str] = _setting(
-        [], buckets, "buckets a consumer may read pointers from (always includes `bucket`)"
+    bucket: str = field(
+        default="tayori", metadata=_reads(text, "claim-check bucket for large bodies")
     )
-    idempotency_table: str = _setting("tayori-idempotency", text)
-    offload_threshold: int = _setting(262_144, whole(0, 1_048_576))
-    max_batch_bytes: int = _setting(262_144, whole(1024, 1_048_576))
+    allowed_buckets: list[str] = field(
+        default_factory=list,
+        metadata=_reads(
+            buckets, "buckets a consumer may read pointers from (always includes `bucket`)"
+        ),
+    )
+    idempotency_table: str = field(default="tayori-idempotency", metadata=_reads(text))
+    offload_threshold: int = field(default=262_144, metadata=_reads(whole(0, 1_048_576)))
+    max_batch_bytes: int = field(default=262_144, metadata=_reads(whole(1024, 1_048_576)))
     # idempotency records outlive queue retention + DLQ retention (4 + 14 days by default)
-    idempotency_expiry_seconds: int = _setting(21 * 24 * 3600, whole(60))
+    idempotency_expiry_seconds: int = field(default=21 * 24 * 3600, metadata=_reads(whole(60)))
     # 6 x the runtime's default 30 s function timeout: tayori's own rule, so no warning
-    visibility_timeout: int = _setting(180, whole(0, 43_200))
-    max_receive_count: int = _setting(5, whole(1, 1000))
+    visibility_timeout: int = field(default=180, metadata=_reads(whole(0, 43_200)))
+    max_receive_count: int = field(default=5, metadata=_reads(whole(1, 1000)))
     # backoff of a failed task (seconds, doubling, capped) ...
-    retry_base_seconds: float = _setting(1.0, real(0, 43_200))
-    retry_max_seconds: int = _setting(900, whole(1, 43_200))
+    retry_base_seconds: float = field(default=1.0, metadata=_reads(real(0, 43_200)))
+    retry_max_seconds: int = field(default=900, metadata=_reads(whole(1, 43_200)))
     # ... and of an infrastructure failure: 60+120+240+480 s ride out 15 min of outage
     # before the 5th receive
-    outage_retry_base_seconds: float = _setting(60.0, real(0, 43_200))
-    outage_retry_max_seconds: int = _setting(900, whole(1, 43_200))
+    outage_retry_base_seconds: float = field(default=60.0, metadata=_reads(real(0, 43_200)))
+    outage_retry_max_seconds: int = field(default=900, metadata=_reads(whole(1, 43_200)))
     # CloudWatch metrics (EMF lines on stdout) from the handler; the deployed function
     # turns them on (tayori template), locally stdout is the CLI's
-    metrics: bool = _setting(False, switch)
-    dlq_suffix: str = _setting("-dlq", text)
-    log_level: LogLevel = _setting("WARNING", log_level)
+    metrics: bool = field(default=False, metadata=_reads(switch))
+    dlq_suffix: str = field(default="-dlq", metadata=_reads(text))
+    log_level: LogLevel = field(default="WARNING", metadata=_reads(log_level))
 
     def __init__(self, **values: Any) -> None:
         source = _environment() if self.from_environment else {}
