@@ -60,9 +60,10 @@ class _Invalid(Exception):
 
 # ------------------------------------------------------------------ value readers
 
-_WHOLE = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
+# patterns, compiled (and cached by re) when a number first arrives as text
+_WHOLE = r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?"
 _DIGITS = r"[0-9]+(?:_[0-9]+)*"
-_REAL = re.compile(rf"[+-]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?")
+_REAL = rf"[+-]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?"
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 _SEQUENCES = (list, tuple, set, frozenset, deque, Iterator, KeysView, ValuesView)
@@ -98,7 +99,7 @@ def _whole(value: Any) -> int:
         raise _Invalid(value)
     if isinstance(value, str | bytes):
         text = _text(value).strip()
-        if _WHOLE.fullmatch(text):
+        if re.fullmatch(_WHOLE, text):
             try:
                 return int(text.partition(".")[0])
             except ValueError:  # more digits than int() reads
@@ -116,7 +117,7 @@ def _real(value: Any) -> float:
             return float(value)
         if isinstance(value, str | bytes):
             text = _text(value).strip()
-            if _REAL.fullmatch(text):
+            if re.fullmatch(_REAL, text):
                 return float(text)
             raise _Invalid(value)
         return float(_decimal(value))
