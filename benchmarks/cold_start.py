@@ -58,7 +58,9 @@ def measure(runs: int, bytecode: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         env = _env(tmp, bytecode)
         for snippet in (SNIPPET, MINIMAL) if bytecode else ():  # writes the bytecode
-            subprocess.run([sys.executable, "-c", snippet], env=env, cwd=ROOT, check=True)
+            subprocess.run(
+                [sys.executable, "-c", snippet], env=env, cwd=ROOT, capture_output=True, check=True
+            )
         imports, minimal = [], []
         for _ in range(runs):  # alternate, so both see the same machine
             for snippet, into in ((SNIPPET, imports), (MINIMAL, minimal)):
