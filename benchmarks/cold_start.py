@@ -7,7 +7,13 @@ BatchProcessor + idempotent_function + DynamoDBPersistenceLayer, nothing else), 
 alternating in the same run. Target: tayori <= 1.05x the minimal handler. Then
 ``python -X importtime`` names the packages that dominate.
 
-    python -m benchmarks.cold_start [--smoke]
+Bytecode: by default each module loads as this environment has it -- installed packages
+(Powertools, boto3) from the bytecode pip wrote, tayori from its source tree, which is
+compiled at every import where ``PYTHONDONTWRITEBYTECODE`` is set. ``--bytecode`` gives
+both sides the same footing: every module from bytecode cached in a fresh temporary
+directory (``PYTHONPYCACHEPREFIX``, written by one warm-up import of each).
+
+    python -m benchmarks.cold_start [--smoke] [--bytecode]
 """
 
 from __future__ import annotations
@@ -34,8 +40,11 @@ MINIMAL = (
 )
 
 
-def _env(tmp: str) -> dict[str, str]:
+def _env(tmp: str, bytecode: bool = False) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    if bytecode:  # every module from bytecode, tayori's as the installed packages'
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pycache")
     # as deployed: the AWS backend (nothing is called at import; no traffic leaves)
     env["TAYORI_URL"] = "aws://?region=us-east-1"
     env["TAYORI_ENDPOINT_URL"] = "http://127.0.0.1:9"
@@ -45,9 +54,13 @@ def _env(tmp: str) -> dict[str, str]:
     return env
 
 
-def measure(runs: int) -> dict[str, Any]:
+def measure(runs: int, bytecode: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        env = _env(tmp)
+        env = _env(tmp, bytecode)
+        for snippet in (SNIPPET, MINIMAL) if bytecode else ():  # writes the bytecode
+            subprocess.run(
+                [sys.executable, "-c", snippet], env=env, cwd=ROOT, capture_output=True, check=True
+            )
         imports, minimal = [], []
         for _ in range(runs):  # alternate, so both see the same machine
             for snippet, into in ((SNIPPET, imports), (MINIMAL, minimal)):
@@ -80,14 +93,15 @@ def top_packages(trace: str, limit: int = 12) -> list[dict[str, Any]]:
     return [{"package": k, "self_ms": v / 1000} for k, v in ranked]
 
 
-def run(smoke: bool) -> dict:
+def run(smoke: bool, bytecode: bool = False) -> dict:
     runs = 3 if smoke else 15
-    m = measure(runs)
+    m = measure(runs, bytecode)
     median = statistics.median(m["import_s"])
     baseline = statistics.median(m["minimal_s"])
     ratio = median / baseline
     data = {
         "runs": runs,
+        "bytecode": "every module from cached bytecode" if bytecode else "as found",
         "import_s": m["import_s"],
         "minimal_import_s": m["minimal_s"],
         "median_import_ms": median * 1000,
@@ -103,16 +117,18 @@ def run(smoke: bool) -> dict:
     print(
         f"handler import: median {median * 1000:.0f} ms, minimal Powertools handler "
         f"{baseline * 1000:.0f} ms ({ratio:.3f}x) over {runs} runs each"
+        + (", every module from bytecode" if bytecode else "")
     )
     for p in m["top_level"][:6]:
         print(f"  {p['package']:<28}{p['self_ms']:8.1f} ms")
-    plot(data, smoke)
-    path = common.write_result("cold_start", data, smoke)
+    name = "cold_start_bytecode" if bytecode else "cold_start"  # side by side
+    plot(data, smoke, name)
+    path = common.write_result(name, data, smoke)
     print(f"wrote {path}")
     return data
 
 
-def plot(data: dict, smoke: bool) -> None:
+def plot(data: dict, smoke: bool, name: str = "cold_start") -> None:
     plt = common.pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     top = data["top_packages"][:10][::-1]
@@ -123,14 +139,18 @@ def plot(data: dict, smoke: bool) -> None:
         f"({data['ratio_over_minimal']}x the minimal Powertools handler)"
     )
     fig.tight_layout()
-    fig.savefig(common.plot_path("cold_start", smoke), dpi=100)
+    fig.savefig(common.plot_path(name, smoke), dpi=100)
     plt.close(fig)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny size for CI")
-    run(parser.parse_args().smoke)
+    parser.add_argument(
+        "--bytecode", action="store_true", help="every module from cached bytecode, both sides"
+    )
+    args = parser.parse_args()
+    run(args.smoke, args.bytecode)
 
 
 if __name__ == "__main__":

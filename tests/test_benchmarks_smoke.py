@@ -27,12 +27,12 @@ needs_redis = pytest.mark.usefixtures("needs_redis_fixture")
 
 
 @pytest.fixture
-def run_smoke(tmp_path: Path) -> Callable[[str], dict]:
+def run_smoke(tmp_path: Path) -> Callable[..., dict]:
     """Run one benchmark at --smoke size, writing into a temp dir (never the committed results)."""
 
-    def run(name: str) -> dict:
+    def run(name: str, *args: str, result: str | None = None) -> dict:
         out = subprocess.run(
-            [sys.executable, "-m", f"benchmarks.{name}", "--smoke"],
+            [sys.executable, "-m", f"benchmarks.{name}", "--smoke", *args],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -40,6 +40,7 @@ def run_smoke(tmp_path: Path) -> Callable[[str], dict]:
             env={**os.environ, "TAYORI_BENCH_RESULTS": str(tmp_path)},
         )
         assert out.returncode == 0, out.stderr[-3000:]
+        name = result or name
         data = json.loads((tmp_path / f"{name}.smoke.json").read_text())
         assert data["benchmark"] == name and data["smoke"] is True
         assert (tmp_path / f"{name}.smoke.png").stat().st_size > 1000
@@ -117,6 +118,15 @@ def test_cold_start_smoke(run_smoke: Callable[[str], dict]) -> None:
     assert len(data["minimal_import_s"]) == 3 and data["ratio_over_minimal"] > 0
     packages = {p["package"] for p in data["top_packages"]}
     assert "tayori" in packages and "aws_lambda_powertools" in packages
+    assert data["bytecode"] == "as found"
+
+
+def test_cold_start_bytecode_smoke(run_smoke: Callable[..., dict]) -> None:
+    data = run_smoke("cold_start", "--bytecode", result="cold_start_bytecode")
+    assert data["bytecode"] == "every module from cached bytecode"
+    assert len(data["import_s"]) == len(data["minimal_import_s"]) == data["runs"] == 3
+    assert data["ratio_over_minimal"] > 0
+    assert "tayori" in {p["package"] for p in data["top_packages"]}
 
 
 def test_in_invocation_smoke(run_smoke: Callable[[str], dict]) -> None:

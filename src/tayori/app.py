@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tayori import logs
 from tayori.backends import open_backend
@@ -23,17 +23,18 @@ from tayori.consumer.handler import Handler
 from tayori.consumer.retry import RetryPolicy
 from tayori.errors import ConfigError, InvalidParameterValue, QueueDoesNotExist
 from tayori.options import TaskOptions, canvas_refused, check_call_options
-from tayori.producer import Producer
 from tayori.registry import Registry, TaskDef, TaskFunction
-from tayori.runtime.local import LocalRuntime, RuntimeConfig, Source
 from tayori.settings import Settings
-from tayori.shared import bind_shared, discover, watch
 from tayori.wire import jsonvalue
 from tayori.wire.claimcheck import ClaimCheck
 from tayori.wire.codec import TayoriCodec
 from tayori.wire.envelope import Envelope
 from tayori.wire.ids import uuid4s
 from tayori.wire.sqs import MAX_DELAY_SECONDS, check_queue_name
+
+if TYPE_CHECKING:  # imported where used: a deployed function's cold start needs neither
+    from tayori.producer import Producer
+    from tayori.runtime.local import LocalRuntime, RuntimeConfig, Source
 
 
 class Task(TaskDef):
@@ -266,11 +267,15 @@ class App:
         (default: Django's ``INSTALLED_APPS``) when the first task is looked up, then
         bind every ``shared_task`` to this app. Lazy, so that it can be called before
         ``django.setup()``, as in a Celery project's ``celery.py``."""
+        from tayori.shared import discover, watch
+
         self.registry.loaders.append(lambda: discover(self, packages, related_name))
         watch(self)
 
     def bind_shared_tasks(self) -> None:
         """Register every ``@tayori.shared_task`` defined so far in this app."""
+        from tayori.shared import bind_shared
+
         bind_shared(self)
 
     @property
@@ -331,6 +336,8 @@ class App:
 
     @cached_property
     def producer(self) -> Producer:
+        from tayori.producer import Producer
+
         # before the first send: a missing bucket or table is one line naming it and
         # `tayori setup`, not a BlobError on the first big message (embedded: no-op)
         check = getattr(self.backend, "check_resources", None)
@@ -369,6 +376,8 @@ class App:
 
     def source(self, queues: Sequence[str] | None = None, handler: Any = None) -> Source:
         """What a local runtime polls (these queues, default every task's) and invokes."""
+        from tayori.runtime.local import Source
+
         names = list(queues) if queues else self.queue_names
         if not names:
             raise ConfigError(f"app {self.name!r} has no tasks, so no queues to poll")
@@ -381,6 +390,8 @@ class App:
 
     def runtime(self, config: RuntimeConfig | None = None, *, handler: Any = None) -> LocalRuntime:
         """A local event-source-mapping emulator over this app's queues."""
+        from tayori.runtime.local import LocalRuntime, RuntimeConfig
+
         config = config or RuntimeConfig()
         return LocalRuntime(self.source(config.queues, handler), config)
 

@@ -10,7 +10,6 @@ local runtime stays the outer bound.
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +42,8 @@ def call_with_time_limit(fn: Callable[[], Any], seconds: float, name: str) -> An
 def _interrupt(thread: threading.Thread) -> None:
     if thread.ident is None:
         return
+    import ctypes  # only when a limit passes: a cold start does not load it
+
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread.ident), ctypes.py_object(TimeLimitExceeded)
     )

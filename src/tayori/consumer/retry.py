@@ -12,7 +12,7 @@ with the defaults, 60 + 120 + 240 + 480 s = 15 min before the 5th receive.
 from __future__ import annotations
 
 import random
-import sqlite3
+import sys
 from dataclasses import dataclass
 from enum import Enum
 
@@ -90,12 +90,13 @@ def is_infrastructure(exc: BaseException) -> bool:
         return not isinstance(exc, BlobNotFound | InvalidBlobKey)
     if isinstance(
         exc,
-        InfrastructureError
-        | IdempotencyPersistenceLayerError
-        | QueueUnavailable
-        | ConfigError
-        | sqlite3.Error,
+        InfrastructureError | IdempotencyPersistenceLayerError | QueueUnavailable | ConfigError,
     ):
+        return True
+    # the embedded store's errors; not imported for it: a Lambda cold start never loads
+    # sqlite3, and an sqlite3.Error exists only once it is loaded
+    sqlite = sys.modules.get("_sqlite3")
+    if sqlite is not None and isinstance(exc, sqlite.Error):
         return True
     return type(exc).__module__.split(".", 1)[0] in ("botocore", "boto3", "urllib3")
 

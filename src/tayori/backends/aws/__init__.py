@@ -13,9 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tayori.backends.aws.errors import sqs_error
 from tayori.backends.aws.s3 import S3BlobStore
-from tayori.backends.aws.sqs import SqsQueue, queue_arn
 from tayori.backends.base import QueueSpec, check_queue_name
 from tayori.errors import QueueDoesNotExist, QueueError, ResourcesMissing
 
@@ -23,9 +21,20 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     from tayori.backends.aws.resources import Step
+    from tayori.backends.aws.sqs import SqsQueue
     from tayori.settings import Settings
 
 __all__ = ["AwsBackend", "S3BlobStore", "SqsQueue"]
+
+
+def __getattr__(name: str) -> Any:
+    # SqsQueue loads with the first queue: a cold start that never retries does not
+    if name == "SqsQueue":
+        from tayori.backends.aws.sqs import SqsQueue
+
+        return SqsQueue
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Standard retry mode: exponential backoff with jitter on throttling, 5xx and
 # connection errors; what still fails after it surfaces as QueueUnavailable / BlobError.
@@ -106,6 +115,8 @@ class AwsBackend:
             return getattr(self.sqs, op)(**kwargs)
         except Exception as exc:
             if type(exc).__module__.startswith(("botocore", "boto3")):
+                from tayori.backends.aws.errors import sqs_error
+
                 raise sqs_error(exc, what) from None
             raise
 
@@ -118,6 +129,8 @@ class AwsBackend:
 
     def create_queue(self, name: str, spec: QueueSpec | None = None) -> SqsQueue:
         """Create or update (CreateQueue, then SetQueueAttributes when it already exists)."""
+        from tayori.backends.aws.sqs import SqsQueue, queue_arn
+
         check_queue_name(name)
         spec = spec or QueueSpec()
         attrs = {
@@ -163,6 +176,8 @@ class AwsBackend:
         return queue
 
     def get_queue(self, name: str) -> SqsQueue:
+        from tayori.backends.aws.sqs import SqsQueue
+
         check_queue_name(name)
         return SqsQueue(self.sqs, name, self._url(name), self.region)
 
