@@ -47,8 +47,11 @@ def _cpu() -> float:
     return times.user + times.system
 
 
-def one_run(messages: int, concurrency: int, profile: bool = False) -> dict[str, Any]:
-    """Drain ``messages`` no-op messages at ``concurrency``; CPU until the last delete."""
+def one_run(
+    messages: int, concurrency: int, profile: bool = False, pin_cpu: bool = True
+) -> dict[str, Any]:
+    """Drain ``messages`` no-op messages at ``concurrency``; CPU until the last delete.
+    ``pin_cpu``: the runtime's threads on one claimed CPU, as ``tayori worker`` runs."""
     from tayori.runtime.local import RuntimeConfig
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,6 +63,7 @@ def one_run(messages: int, concurrency: int, profile: bool = False) -> dict[str,
             batch_size=10,
             initial_concurrency=min(concurrency, 5),
             poll_wait_seconds=1,
+            pin_cpu=pin_cpu,
         )
         runtime = app.runtime(config)
         marks: dict[str, float] = {}
@@ -88,6 +92,7 @@ def one_run(messages: int, concurrency: int, profile: bool = False) -> dict[str,
         out: dict[str, Any] = {
             "messages": messages,
             "concurrency": concurrency,
+            "pin_cpu": pin_cpu,
             "deleted": stats.deleted,
             "failed_records": stats.failed_records,
             "wall_s": marks["wall"] - wall0,
@@ -122,16 +127,10 @@ def _top_functions(messages: int, limit: int = 40) -> list[dict[str, Any]]:
 def run(smoke: bool, profile: bool, repeat: int | None) -> dict:
     cfg = SMOKE if smoke else FULL
     runs: dict[str, Any] = {}
-    for concurrency in cfg["concurrency"]:
-        tries = [one_run(cfg["messages"], concurrency) for _ in range(repeat or cfg["repeat"])]
-        median = statistics.median(t["cpu_ms_per_message"] for t in tries)
-        runs[str(concurrency)] = {"tries": tries, "median_cpu_ms_per_message": median}
-        print(
-            f"C={concurrency:3d}: {median:.3f} ms CPU per message (median of {len(tries)}: "
-            + ", ".join(f"{t['cpu_ms_per_message']:.3f}" for t in tries)
-            + f"), wall {statistics.median(t['wall_s'] for t in tries):.2f} s",
-            flush=True,
-        )
+    # pinned (as `tayori worker` runs) and not (a runtime inside an app's own process)
+    for pin_cpu in (True, False):
+        for concurrency in cfg["concurrency"]:
+            _measure(runs, cfg["messages"], concurrency, pin_cpu, repeat or cfg["repeat"])
     data: dict[str, Any] = {"runs": runs, "target_ms": TARGET_MS}
     if profile:
         data["profile_c10"] = one_run(cfg["messages"], 10, profile=True)["profile"]
@@ -142,6 +141,19 @@ def run(smoke: bool, profile: bool, repeat: int | None) -> dict:
     plot(data, smoke)
     print(f"wrote {path}")
     return data
+
+
+def _measure(runs: dict[str, Any], n: int, concurrency: int, pin_cpu: bool, repeat: int) -> None:
+    tries = [one_run(n, concurrency, pin_cpu=pin_cpu) for _ in range(repeat)]
+    median = statistics.median(t["cpu_ms_per_message"] for t in tries)
+    name = str(concurrency) if pin_cpu else f"{concurrency} unpinned"
+    runs[name] = {"tries": tries, "median_cpu_ms_per_message": median, "pin_cpu": pin_cpu}
+    print(
+        f"C={name:>3}: {median:.3f} ms CPU per message (median of {len(tries)}: "
+        + ", ".join(f"{t['cpu_ms_per_message']:.3f}" for t in tries)
+        + f"), wall {statistics.median(t['wall_s'] for t in tries):.2f} s",
+        flush=True,
+    )
 
 
 def plot(data: dict, smoke: bool) -> None:

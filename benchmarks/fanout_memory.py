@@ -82,7 +82,9 @@ def role_worker(directory: str, seconds: float, concurrency: int = 50) -> dict[s
 
     logging.getLogger("tayori").setLevel(logging.ERROR)
     app, _ = _mailer(directory)
-    config = RuntimeConfig(concurrency=concurrency, batch_size=10, function_timeout=60.0)
+    config = RuntimeConfig(  # as `tayori worker` runs it (one claimed CPU per process)
+        concurrency=concurrency, batch_size=10, function_timeout=60.0, pin_cpu=True
+    )
     cpu0 = os.times()
     stats = app.runtime(config).run_until_idle(timeout=seconds)
     cpu1 = os.times()

@@ -47,7 +47,9 @@ def _drain(tmp: str, rate: float, latency_s: float, concurrency: int, timeout: f
 
     logging.getLogger("tayori").setLevel(logging.ERROR)
     app, _, _ = _build(tmp, rate, latency_s)
-    config = RuntimeConfig(concurrency=concurrency, batch_size=10, function_timeout=10.0)
+    config = RuntimeConfig(  # as `tayori worker` runs it (one claimed CPU per process)
+        concurrency=concurrency, batch_size=10, function_timeout=10.0, pin_cpu=True
+    )
     return app.runtime(config).run_until_idle(timeout=timeout).failed_records
 
 

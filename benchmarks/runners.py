@@ -36,11 +36,12 @@ def _bench_app(directory: str, latency_s: float) -> Any:
 def _runtime_config(concurrency: int, batch_size: int, initial: int | None) -> Any:
     from tayori.runtime.local import RuntimeConfig
 
-    return RuntimeConfig(
+    return RuntimeConfig(  # as `tayori worker` runs it: one claimed CPU per process
         concurrency=concurrency,
         batch_size=batch_size,
         function_timeout=5.0,
         initial_concurrency=min(concurrency, initial or 5),
+        pin_cpu=True,
     )
 
 
@@ -85,7 +86,6 @@ def tayori_burst(
     on the same queue directory, as ``tayori worker --processes P`` runs them.
     """
     import multiprocessing as mp
-
 
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         app = _bench_app(tmp, latency_s)

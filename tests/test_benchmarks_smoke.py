@@ -158,8 +158,9 @@ def test_celery_migration_smoke(run_smoke: Callable[[str], dict]) -> None:
 
 def test_cpu_per_message_smoke(run_smoke: Callable[[str], dict]) -> None:
     data = run_smoke("cpu_per_message")
-    assert set(data["runs"]) == {"1", "10"}
-    for run in data["runs"].values():
+    assert set(data["runs"]) == {"1", "10", "1 unpinned", "10 unpinned"}
+    for name, run in data["runs"].items():
+        assert run["pin_cpu"] is ("unpinned" not in name)
         for t in run["tries"]:
             assert t["deleted"] == t["messages"] == 300 and t["failed_records"] == 0
             assert 0 < t["cpu_ms_per_message"] < 100

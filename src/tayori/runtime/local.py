@@ -26,6 +26,7 @@ from tayori.backends.base import (
     QueueMessage,
 )
 from tayori.errors import ConfigError, QueueError
+from tayori.runtime.affinity import CpuClaim, claim_cpu
 from tayori.runtime.esm import (
     INITIAL_CONCURRENCY,
     MAX_BATCH_SIZE,
@@ -66,6 +67,10 @@ class RuntimeConfig:
     initial_concurrency: int = INITIAL_CONCURRENCY
     poll_wait_seconds: int = 1
     queues: tuple[str, ...] | None = None
+    # run the pollers (and the invocations on them) on one CPU that this process claims
+    # (runtime/affinity.py): off for a runtime inside an app's own process, on in
+    # ``tayori worker``
+    pin_cpu: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_LOCAL_CONCURRENCY:
@@ -170,6 +175,7 @@ class LocalRuntime:
         self._started_at = 0.0
         self._last_work = 0.0  # monotonic time of the last receive that returned messages
         self._watchdog = Watchdog(self.config.function_timeout, self._timed_out)
+        self._cpu: CpuClaim | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -184,6 +190,10 @@ class LocalRuntime:
     def start(self) -> None:
         self._stopping.clear()
         self._started_at = time.monotonic()
+        if self.config.pin_cpu and self._cpu is None:
+            self._cpu = claim_cpu()
+            if self._cpu is not None:
+                log.info("runtime threads run on CPU %d", self._cpu.cpu)
         self._watchdog.start()
         for queue in self.source.queues:
             try:
@@ -218,6 +228,9 @@ class LocalRuntime:
             for thread in alive:
                 thread.join(max(0.0, deadline - time.monotonic()))
         self._watchdog.close()
+        if self._cpu is not None:
+            self._cpu.release()
+            self._cpu = None
         self.stats.elapsed_s = round(time.monotonic() - self._started_at, 3)
         return self.stats
 
@@ -268,6 +281,8 @@ class LocalRuntime:
         return True
 
     def _poll(self, group: _Group) -> None:
+        if self._cpu is not None:
+            self._cpu.pin_this_thread()  # threads it starts (record pools) inherit it
         try:
             while not self._stopping.is_set():
                 batch = self._gather(group)
