@@ -33,6 +33,7 @@ from tayori.errors import QueueUnavailable
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
+WRITER_BUSY_TIMEOUT_MS = 0
 _LOCKED_RETRY_SECONDS = 60.0
 MAX_GROUP = 256  # statements per group commit: bounds one transaction's length
 
@@ -157,13 +158,19 @@ class Database:
     def _writer(self) -> sqlite3.Connection:
         """The process's writer connection; call with ``_write_lock`` held."""
         if self._writer_conn is None:
-            self._writer_conn = self._open()
+            conn = self._open()
+            # another process's write lock is waited for in _retry_busy, in steps from
+            # 0.1 ms: SQLite's own busy handler sleeps 1, 2, 5, 10 ms..., far longer than
+            # a writer holds the lock (~30 us), and two worker processes collide often
+            conn.execute(f"PRAGMA busy_timeout={WRITER_BUSY_TIMEOUT_MS}")
+            self._writer_conn = conn
         return self._writer_conn
 
     def _retry_busy(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt``; a locked or busy store is retried (up to a minute), and every
         SQLite error surfaces as ``QueueUnavailable``, never as sqlite3's."""
         deadline = time.monotonic() + _LOCKED_RETRY_SECONDS
+        pause = 0.0001
         while True:
             try:
                 return attempt()
@@ -174,7 +181,8 @@ class Database:
                     raise QueueUnavailable(
                         f"SQLite store {self.path} stayed locked for {_LOCKED_RETRY_SECONDS:.0f}s"
                     ) from None
-                time.sleep(0.01)
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
             except sqlite3.Error as exc:
                 raise QueueUnavailable(f"SQLite store {self.path}: {exc}") from None
 
