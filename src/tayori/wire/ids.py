@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 
+# the UUID variant nibble: its two top bits forced to 10 (RFC 4122), as uuid.UUID does
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
 
 def uuid4s(n: int) -> list[str]:
     """``n`` random (version 4) UUIDs: the same values as ``str(uuid.uuid4())``."""
-    raw = os.urandom(16 * n)
-    out = []
-    for i in range(0, 16 * n, 16):
-        h = raw[i : i + 16].hex()
-        variant = "89ab"[int(h[16], 16) & 3]
-        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
-    return out
+    h = os.urandom(16 * n).hex()
+    variant = _VARIANT
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
+        f"{variant[h[i + 16]]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * n, 32)
+    ]
