@@ -19,19 +19,19 @@ ENVELOPE_OVERHEAD_BYTES = 200  # {"v":1,"task":...,"key":<uuid>,"sent_at":...} a
 POINTER_BYTES = 160  # claim-check pointer body + ExtendedPayloadSize attribute
 
 # Messages/s one local-runtime process sustains when the handler path, not the send latency,
-# is the limit (~1 core of Python: SQLite receive/lock/complete/delete plus thread switching).
-# Source: benchmarks/results/broadcast_vs_celery.json, the quiet-machine run of 2026-11-29:
-# "tayori C=200", 1 process, drained 10,000 x 50 ms sends in 5.55 s, where the sends alone
-# bound it at 2.5 s; 10,000 / (5.55 - 0.1 s startup) ~ 1,835/s, rounded to 1,800. A fit to
-# that run, not a validation: on a busy machine or a heavier handler it is lower, and the
-# handler path alone (one thread, no contention) reaches ~5,700/s. Override with machine_rate.
-EMBEDDED_RATE_PER_PROCESS = 1800.0
+# is the limit (~1 core of Python: SQLite receive/lock/complete/delete plus thread switching),
+# run as `tayori worker` runs it (threads on one claimed CPU). Source:
+# benchmarks/results/broadcast_vs_celery.json, runs B1/B2 of 2026-12-01 (quiet machine):
+# "tayori C=200", 1 process, drained 10,000 x 50 ms sends in 3.43 / 3.94 s, where the sends
+# alone bound it at 2.5 s; 10,000 / (3.69 - 0.1 s startup) ~ 2,790/s, rounded to 2,800. A fit
+# to those runs, not a validation: on a busy machine or a heavier handler it is lower.
+# Override with machine_rate.
+EMBEDDED_RATE_PER_PROCESS = 2800.0
 # What each process after the first adds, as a fraction of machine_rate, while there are
-# cores for it. Source: the same run; "tayori C=200 (2 processes)" drained in 3.97 s, i.e.
-# 10,000 / 3.87 s ~ 2,580/s = 1.41 x the 1-process rate. Why not 2 x was not measured (the
-# processes share SQLite's write lock; one process may already use part of the second core
-# while SQLite runs without the GIL). Also a fit to that run, not a validation.
-EMBEDDED_PROCESS_SCALING = 0.4
+# cores for it. Source: the same runs; "tayori C=200 (2 processes)" drained in 3.02 / 3.04 s,
+# which 0.2 reproduces (3.09 s; the sends alone bound it at 2.5 s, so this mostly measures
+# the tail, not a second core's rate). Also a fit to those runs, not a validation.
+EMBEDDED_PROCESS_SCALING = 0.2
 DYNAMODB_CALL_MS = 5.0  # one DynamoDB request from Lambda in the same region (typical)
 # What running a batch's records side by side adds to it (asyncio loop, thread hand-offs).
 # Source: benchmarks/in_invocation.py, 2026-11-30: a batch of 10 x 50 ms took 1.14-1.16 x
