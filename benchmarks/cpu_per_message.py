@@ -161,7 +161,9 @@ def plot(data: dict, smoke: bool) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     names = list(data["runs"])
     medians = [data["runs"][c]["median_cpu_ms_per_message"] for c in names]
-    ax.bar([f"C={c}" for c in names], medians, color="tab:blue")
+    labels = [f"C={c}".replace(" unpinned", "\nunpinned") for c in names]
+    colors = ["tab:gray" if "unpinned" in c else "tab:blue" for c in names]
+    ax.bar(labels, medians, color=colors)
     for i, c in enumerate(names):
         for t in data["runs"][c]["tries"]:
             ax.plot(i, t["cpu_ms_per_message"], "k.", ms=4)
