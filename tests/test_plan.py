@@ -10,7 +10,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tayori.cli.plan import register
 from tayori.errors import ConfigError
 from tayori.plan import PlanInput, Scaling, load_prices, plan, simulate
 
@@ -178,8 +177,9 @@ FITTED_RUNS = {1: (3.43 + 3.94) / 2, 2: (3.02 + 3.04) / 2}
 
 def test_default_rates_reproduce_the_run_they_were_fitted_to() -> None:
     """Not a validation: EMBEDDED_RATE_PER_PROCESS and EMBEDDED_PROCESS_SCALING were fitted
-    to runs B1/B2 of the quiet-machine benchmark (2026-12-01); this only checks that the constants still say
-    what their comment says (later runs replace the committed JSON, so the figures live here)."""
+    to runs B1/B2 of the quiet-machine benchmark (2026-12-01); this only checks that the
+    constants still say what their comment says (later runs replace the committed JSON, so
+    the figures live here)."""
     for processes, measured in FITTED_RUNS.items():
         predicted = plan(
             PlanInput(
@@ -274,18 +274,6 @@ def test_a_broadcast_counts_every_request_it_makes() -> None:
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-@pytest.fixture
-def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Group mode, as the real `tayori` app."""
-
-    register(app)
-    return app
 
 
 def test_cli_json_breakdown(cli: typer.Typer) -> None:

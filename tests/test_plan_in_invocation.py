@@ -14,7 +14,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tayori.cli.plan import register
 from tayori.errors import ConfigError
 from tayori.plan import PlanInput, Scaling, plan, simulate
 
@@ -110,18 +109,6 @@ def test_bad_in_invocation_input_is_a_config_error(kwargs: dict) -> None:
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-@pytest.fixture
-def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Group mode, as the real `tayori` app."""
-
-    register(app)
-    return app
 
 
 def test_cli_json_and_text_side_by_side(cli: typer.Typer) -> None:
