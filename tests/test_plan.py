@@ -170,8 +170,8 @@ def test_embedded_machine_rate_is_per_process_up_to_the_cores() -> None:
         PlanInput(emails=10, provider_rate=None, embedded_concurrency=2, embedded_processes=3)
 
 
-# The quiet-machine run A (docs/benchmarks.md) the embedded constants were fitted to.
-# C=200 drain seconds by worker processes: the mean of runs B1 and B2 of 2026-12-01
+# The quiet-machine runs the embedded constants were fitted to (docs/benchmarks.md): C=200
+# drain seconds by worker processes, the mean of runs B1 and B2 of 2026-12-01
 FITTED_RUNS = {1: (3.43 + 3.94) / 2, 2: (3.02 + 3.04) / 2}
 
 
