@@ -10,7 +10,6 @@ re-running the same template on the same data fails the same way.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,8 +55,9 @@ class Templates:
         }
         self._plain = SandboxedEnvironment(autoescape=False, **common)
         self._html = SandboxedEnvironment(autoescape=True, **common)
+        # one dict assignment per refresh: two threads resolving at once both store the
+        # same parts, so no lock is needed
         self._resolved: dict[str, tuple[float, dict[str, jinja2.Template | None]]] = {}
-        self._lock = threading.Lock()
 
     def _parts(self, name: str) -> dict[str, jinja2.Template | None]:
         now = time.monotonic()
@@ -65,8 +65,7 @@ class Templates:
         if cached is not None and now - cached[0] < RESOLVE_SECONDS:
             return cached[1]
         parts = {p: self._source(name, p) for p in PARTS}
-        with self._lock:
-            self._resolved[name] = (now, parts)
+        self._resolved[name] = (now, parts)
         return parts
 
     def _source(self, name: str, part: str) -> jinja2.Template | None:

@@ -23,11 +23,10 @@ class Outgoing:
     body: str
     attributes: dict[str, Attribute] = field(default_factory=dict)
     delay_seconds: int = 0
-    size: int = field(default=-1, compare=False)  # counted once, here (SQS's way)
 
-    def __post_init__(self) -> None:
-        if self.size < 0:
-            object.__setattr__(self, "size", message_size(self.body, self.attributes))
+    @property
+    def size(self) -> int:
+        return message_size(self.body, self.attributes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +59,7 @@ class TayoriCodec:
     def encode(self, envelope: Envelope, delay_seconds: int = 0) -> Outgoing:
         # the one check the queue cannot make before the blob is stored
         check_range("DelaySeconds", delay_seconds, 0, MAX_DELAY_SECONDS)
-        body = envelope.to_json(self.encoder)
-        size = message_size(body)
-        if size <= self.claim_check.threshold:  # most messages: counted once, here
-            return Outgoing(body, {}, delay_seconds, size)
-        body, attributes = self.claim_check.offload(body, {}, always=True)
+        body, attributes = self.claim_check.offload(envelope.to_json(self.encoder), {})
         return Outgoing(body, attributes, delay_seconds)
 
     def decode(self, body: str, attributes: Attributes) -> Incoming:

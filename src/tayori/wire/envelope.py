@@ -245,5 +245,4 @@ def _key(key: str | None) -> str:
 
 
 def _now() -> str:
-    # utc_iso(datetime.now(UTC)) without the conversions an aware UTC time does not need
-    return datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    return utc_iso(datetime.now(UTC))

@@ -23,9 +23,9 @@ CREATE TABLE IF NOT EXISTS buckets (
 # store group-commits with the other threads' reservations, instead of a BEGIN IMMEDIATE
 # read-modify-write holding the file's write lock across four calls. ``granted`` is the
 # decision, kept on the row so that RETURNING can report it. The insert branch (no row
-# yet) is decided in Python: :tokens / :granted are its tokens and decision. ``updated`` never moves
-# back: statements of one group commit run in queue order, not in the order their
-# callers read the clock, and time counted twice would be tokens handed out twice.
+# yet) is decided in Python: :tokens / :granted are its tokens and decision. ``updated``
+# never moves back: statements of one group commit run in queue order, not in the order
+# their callers read the clock, and time counted twice would be tokens handed out twice.
 _LEVEL = "MIN(:burst, buckets.tokens + MAX(0.0, :now - buckets.updated) * :rate)"
 _GRANTED = f"(:max_wait IS NULL OR MAX(0.0, -({_LEVEL} - :n) / :rate) <= :max_wait)"
 _RESERVE = f"""
