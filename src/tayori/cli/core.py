@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -82,18 +81,20 @@ def register(app: typer.Typer) -> None:
 # -------------------------------------------------------------------------- worker
 
 
+FORCED_MESSAGE = "tayori: forced stop; in-flight messages return after their visibility timeout\n"
+
+
 def _run_here(the_app: Any, config: Any, until_idle: bool) -> dict[str, Any]:
     """One process: the first Ctrl-C stops gracefully, a second one exits at once."""
+    from tayori.runtime.stopflag import StopFlag
     from tayori.runtime.workers import FORCED_EXIT, run_in_this_process
 
-    stop = threading.Event()
+    stop = StopFlag()  # set from a signal handler: no lock (see runtime.stopflag)
 
     def on_signal(*_: Any) -> None:
         if stop.is_set():
-            echo(
-                "tayori: forced stop; in-flight messages return after their visibility timeout",
-                err=True,
-            )
+            # os.write: the buffered stderr has a lock the interrupted thread may hold
+            os.write(2, FORCED_MESSAGE.encode())
             os._exit(FORCED_EXIT)
         stop.set()
 
@@ -287,10 +288,7 @@ def worker(
         for line in errors:
             echo(f"tayori: {line}", err=True)
         if forced:
-            echo(
-                "tayori: forced stop; in-flight messages return after their visibility timeout",
-                err=True,
-            )
+            echo(FORCED_MESSAGE.rstrip(), err=True)
             raise typer.Exit(FORCED_EXIT)
         if errors:
             raise typer.Exit(1)

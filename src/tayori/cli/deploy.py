@@ -263,12 +263,12 @@ def lambda_local(
 ) -> None:
     """Run a Lambda zip locally as Lambda does (awslambdaric) on an SQS-like trigger."""
     import signal
-    import threading
 
     from tayori.backends import open_backend
     from tayori.cli.core import one_line_errors
     from tayori.deploy.lambda_local import LocalFunction
     from tayori.runtime.local import LocalRuntime, RuntimeConfig, Source
+    from tayori.runtime.stopflag import StopFlag
     from tayori.settings import Settings
 
     with one_line_errors():
@@ -293,7 +293,7 @@ def lambda_local(
         )
         try:
             function.wait_ready()
-            stop = threading.Event()
+            stop = StopFlag()  # set from a signal handler: no lock (see runtime.stopflag)
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             signal.signal(signal.SIGINT, lambda *_: stop.set())
             queues = tuple(backend.get_queue(name) for name in queue)

@@ -26,6 +26,7 @@ from tayori.errors import ConfigError
 from tayori.loader import load_object
 from tayori.runtime.counters import HANDLER_KEYS, publishing
 from tayori.runtime.local import RuntimeConfig
+from tayori.runtime.stopflag import StopFlag
 
 log = logging.getLogger("tayori.worker")
 
@@ -53,7 +54,7 @@ def load_app(ref: str) -> Any:
 def run_in_this_process(
     app: Any,
     config: RuntimeConfig,
-    stop: threading.Event,
+    stop: StopFlag | threading.Event,
     *,
     record_stats: bool = True,
     until_idle: bool = False,
@@ -75,7 +76,9 @@ def run_in_this_process(
     return stats
 
 
-def _poll_until(app: Any, runtime: Any, stop: threading.Event, until_idle: bool) -> dict[str, Any]:
+def _poll_until(
+    app: Any, runtime: Any, stop: StopFlag | threading.Event, until_idle: bool
+) -> dict[str, Any]:
     quiet_since: float | None = None
     # a timed wait: the main thread returns to the interpreter often enough to run handlers
     while not stop.wait(0.5):
@@ -109,7 +112,7 @@ def _child(
     index: int,
     until_idle: bool,
 ) -> None:
-    stop = threading.Event()
+    stop = StopFlag()  # set from a signal handler: no lock (see runtime.stopflag)
     for sig in STOP_SIGNALS:
         signal.signal(sig, lambda *_: stop.set())
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the parent
