@@ -129,6 +129,19 @@ def test_cold_start_bytecode_smoke(run_smoke: Callable[..., dict]) -> None:
     assert "tayori" in {p["package"] for p in data["top_packages"]}
 
 
+def test_cold_start_zip_smoke(run_smoke: Callable[..., dict]) -> None:
+    """Both handlers packaged by `tayori package` (pip for the Lambda platform), then
+    imported from the unzipped zips by a read-only python3.12."""
+    data = run_smoke("cold_start_zip", result="cold_start_zip")
+    zips = data["zips"]
+    assert set(zips) == {"tayori-bytecode", "tayori-source", "minimal-bytecode", "minimal-source"}
+    for name, entry in zips.items():
+        assert entry["bytecode"] is name.endswith("bytecode")
+        assert len(entry["import_s"]) == data["runs"] == 2 and entry["median_ms"] > 0
+    assert zips["tayori-bytecode"]["zipped_bytes"] > zips["tayori-source"]["zipped_bytes"]
+    assert data["ratio_over_minimal_bytecode"] > 0 and data["tayori_source_over_bytecode"] > 0
+
+
 def test_in_invocation_smoke(run_smoke: Callable[[str], dict]) -> None:
     data = run_smoke("in_invocation")
     seq, par = data["runs"]

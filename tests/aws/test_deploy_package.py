@@ -93,7 +93,16 @@ def test_real_app_with_tayori_is_reproducible_and_holds_only_what_it_needs(
     assert "from shop.tasks import app" in entry
     assert {"shop/__init__.py", "shop/tasks.py", "templates/welcome.txt"} <= set(names)
     assert {"tayori/__init__.py", "tayori/backends/aws/sqs.py", "tayori/app.py"} <= set(names)
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".log", ".zip"))]
+    assert not [n for n in names if n.endswith((".pyo", ".log", ".zip"))]
+    # bytecode for every module, compiled here (the source tree's junk .pyc is not it)
+    assert first.bytecode
+    sources = {n for n in names if n.endswith(".py")}
+    compiled = {n for n in names if n.endswith(".pyc")}
+    assert compiled == {_cached(n) for n in sources}
+    with zipfile.ZipFile(first.path) as zf:
+        pyc = zf.read("shop/__pycache__/tasks.cpython-312.pyc")
+    assert pyc[:4] == _magic_312() and int.from_bytes(pyc[4:8], "little") == 0b01  # unchecked
+    assert pyc != b"junk"
     tops = _tops(names)
     assert not tops & {"worker.log", "events.jsonl", "template.json", ".tayori", "dist", "bin"}
     # tayori's runtime dependencies, for the Lambda platform; boto3 is the runtime's
@@ -105,6 +114,42 @@ def test_real_app_with_tayori_is_reproducible_and_holds_only_what_it_needs(
     left = {d.split("==")[0].lower() for d in first.left_to_runtime}
     assert left == {"boto3", "botocore", "s3transfer", "python-dateutil", "six", "urllib3"}
     assert any(d.lower().startswith("jmespath==") for d in first.dependencies)
+
+
+def _cached(source: str) -> str:
+    folder, _, name = source.rpartition("/")
+    return f"{folder + '/' if folder else ''}__pycache__/{name[:-3]}.cpython-312.pyc"
+
+
+def _magic_312() -> bytes:
+    script = "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"
+    out = subprocess.run([python312(), "-c", script], capture_output=True, text=True, check=True)
+    return bytes.fromhex(out.stdout)
+
+
+def test_the_zips_bytecode_is_what_lambda_imports(shop: Path, tmp_path: Path) -> None:
+    """Unchecked bytecode: a read-only /var/task never recompiles. Changing a source after
+    the build changes nothing, which shows the import ran from the bytecode; without it
+    (``bytecode=False``) the same change is what runs."""
+    for bytecode in (True, False):
+        zip_path = build_package(
+            shop, tmp_path / f"{bytecode}.zip", handler="shop.tasks:app",
+            verify_python=python312(), bytecode=bytecode,
+        )  # fmt: skip
+        root = tmp_path / f"unpacked-{bytecode}"
+        with zipfile.ZipFile(zip_path.path) as zf:
+            zf.extractall(root)
+            assert zip_path.bytecode is bytecode
+            assert any(n.endswith(".pyc") for n in zf.namelist()) is bytecode
+        entry = root / "tayori_handler.py"
+        entry.write_text("raise RuntimeError('imported from source')\n" + entry.read_text())
+        if bytecode:
+            assert verify_import(root, ENTRY_HANDLER, python312()) > 0
+        else:
+            with pytest.raises(HandlerNotLoadable, match="imported from source"):
+                verify_import(root, ENTRY_HANDLER, python312())
+        if not bytecode:
+            assert not list(root.rglob("*.pyc"))  # the check wrote none, as /var/task cannot
 
 
 def test_arm64_and_a_pinned_boto3(shop: Path) -> None:
@@ -121,6 +166,7 @@ def test_arm64_and_a_pinned_boto3(shop: Path) -> None:
         names = zf.namelist()
     assert [n for n in names if n.startswith("pydantic_core/_pydantic_core.cpython-313-aarch64")]
     assert {"boto3", "botocore", "s3transfer"} <= _tops(names)
+    assert result.bytecode is any(n.endswith(".pyc") for n in names)  # if python3.13 is here
     assert result.import_seconds is None and result.left_to_runtime == []
     assert result.unzipped_bytes < 250 * 1024 * 1024
 
@@ -196,6 +242,8 @@ def test_cli_package_offline_json_and_one_line_errors(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert data["dependencies"] == ["tinydep==1.0"] and data["handler"] == base[3]
+    assert data["bytecode"] is True
+    assert "tinydep/__pycache__/__init__.cpython-312.pyc" in zipfile.ZipFile(out).namelist()
 
     # a dependency missing from the requirements: refused by the import check
     missing = runner.invoke(cli, [*base, *offline, *verify])

@@ -83,6 +83,9 @@ def package_command(
         [], "--find-links", metavar="DIR", help="extra wheel directory for pip"
     ),
     no_index: bool = typer.Option(False, "--no-index", help="pip: do not use the index"),
+    bytecode: bool = typer.Option(
+        True, "--bytecode/--no-bytecode", help="ship bytecode: cold starts skip compiling"
+    ),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Build a Lambda zip with its dependencies, import-checked; same input, same SHA-256."""
@@ -106,6 +109,7 @@ def package_command(
             verify=not no_verify,
             verify_python=verify_python,
             allow_s3_upload=allow_s3_upload,
+            bytecode=bytecode,
         )
     except ConfigError as exc:
         _fail("package", str(exc), 2)
@@ -116,6 +120,12 @@ def package_command(
         print(
             f"tayori package: left out {len(result.untracked_skipped)} untracked file(s) "
             f"(git add them to package them): {shown}",
+            file=sys.stderr,
+        )
+    if bytecode and not result.bytecode:
+        print(
+            f"tayori package: no bytecode: no python{result.python_version} here to compile "
+            "it (--verify-python PATH); each cold start compiles the sources",
             file=sys.stderr,
         )
     if as_json:
@@ -129,7 +139,8 @@ def package_command(
     print(
         f"{result.path}: {_human(result.zipped_bytes)} zipped (Lambda limit 50 MiB), "
         f"{_human(result.unzipped_bytes)} unzipped (limit 250 MiB), {result.files} files, "
-        f"python{result.python_version} {result.architecture}\n"
+        f"python{result.python_version} {result.architecture}"
+        f"{', with bytecode' if result.bytecode else ''}\n"
         f"handler for Lambda: {result.handler} ({checked})\n"
         f"sha256 {result.sha256}"
     )

@@ -2,17 +2,21 @@
 
 The zip holds the app's package(s) and the paths the user names, tayori itself (from the
 source this interpreter imports) and every dependency installed by pip for the Lambda
-platform and Python version (see :mod:`tayori.deploy.deps`). Files are written in sorted
-order with a fixed timestamp and fixed permissions and no byte code, so the same inputs
-give a zip with the same SHA-256 (a deploy that changes nothing stays a no-op). Before it
-reports success the package is unzipped and its handler imported in a clean interpreter
-of the target Python with only the package and the runtime's boto3 on its path.
+platform and Python version (see :mod:`tayori.deploy.deps`), and the bytecode the
+target Python would otherwise compile at every cold start: ``/var/task`` is read-only, so
+Lambda keeps nothing it compiles. Files are written in sorted order with a fixed
+timestamp and fixed permissions, and the bytecode is hash-based with a fixed hash seed,
+so the same inputs give a zip with the same SHA-256 (a deploy that changes nothing stays
+a no-op). Before it reports success the package is unzipped and its handler imported in
+a clean interpreter of the target Python with only the package and the runtime's boto3
+on its path, writing nothing, as Lambda imports it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -38,6 +42,8 @@ MAX_UNZIPPED = 250 * 1024 * 1024
 PLATFORMS = deps.PLATFORMS
 PYTHON_VERSIONS = ("3.12", "3.13")
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+TASK_ROOT = "/var/task"  # where Lambda unzips the function: the paths tracebacks show
+COMPILE_TIMEOUT = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,7 @@ class PackageResult:
     python_version: str
     handler: str | None = None  # the string to give Lambda
     import_seconds: float | None = None  # handler import time in the clean interpreter
+    bytecode: bool = False  # compiled for the target Python (False: no such interpreter here)
     dependencies: list[str] = field(default_factory=list)
     left_to_runtime: list[str] = field(default_factory=list)
     untracked_skipped: list[str] = field(default_factory=list)
@@ -93,8 +100,13 @@ def build_package(
     verify: bool = True,
     verify_python: str | None = None,
     allow_s3_upload: bool = False,
+    bytecode: bool = True,
 ) -> PackageResult:
-    """Build ``output`` from the project directory ``source`` for ``handler``."""
+    """Build ``output`` from the project directory ``source`` for ``handler``.
+
+    ``bytecode`` needs an interpreter of the target Python (the one that verifies, or
+    ``verify_python``); without one the zip holds sources only and says so.
+    """
     src = Path(source)
     if not src.is_dir():
         raise ConfigError(f"app directory {str(src)!r} does not exist")
@@ -108,6 +120,9 @@ def build_package(
     paths += [p for p in include if p not in paths]
     files, untracked = appfiles.select(src, paths, exclude=out)
     python = find_python(python_version, verify_python) if verify else None
+    compiler = python
+    if compiler is None and bytecode:
+        compiler = _quiet_find(python_version, verify_python)
     opts = _Options(python_version, architecture, pip_args, include_boto3)
     with tempfile.TemporaryDirectory(prefix="tayori-package-") as tmp:
         work = Path(tmp)
@@ -119,6 +134,7 @@ def build_package(
             appfiles.copy_tayori(staging)
         if plan.entry_source is not None:
             (staging / f"{ENTRY_MODULE}.py").write_text(plan.entry_source)
+        compiled = bytecode and compiler is not None and compile_bytecode(staging, compiler)
         unzipped = _write_zip(staging, out)
         seconds = None
         if python is not None:
@@ -137,12 +153,39 @@ def build_package(
         python_version=python_version,
         handler=plan.lambda_handler,
         import_seconds=None if seconds is None else round(seconds, 3),
+        bytecode=bool(compiled),
         dependencies=list(resolved.install),
         left_to_runtime=list(resolved.left_out),
         untracked_skipped=untracked,
     )
     check_limits(result, allow_s3_upload=allow_s3_upload)
     return result
+
+
+def _quiet_find(python_version: str, explicit: str | None) -> str | None:
+    try:
+        return find_python(python_version, explicit)
+    except PackageError:
+        return None
+
+
+def compile_bytecode(root: Path, python: str) -> bool:
+    """Compile every module under ``root`` with the target ``python``: hash-based and
+    unchecked (the sources in a deployed zip never change, so no import reads them to
+    check), the hash seed fixed (frozenset constants come out in one order), paths as
+    Lambda shows them (``/var/task/...``). A file that does not compile (some packages
+    ship files for other Pythons) keeps its source only, as it would run anyway."""
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0"}
+    args = ["-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    try:
+        subprocess.run(
+            [python, "-S", "-s", "-m", "compileall", *args, "-s", str(root), "-p", TASK_ROOT,
+             str(root)],
+            env=env, capture_output=True, timeout=COMPILE_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PackageError(f"cannot compile the package's bytecode with {python}: {exc}") from None
+    return any(root.rglob("__pycache__/*.pyc"))
 
 
 def _install_deps(
@@ -196,9 +239,10 @@ def check_limits(result: PackageResult, *, allow_s3_upload: bool = False) -> Non
 
 
 def _write_zip(root: Path, out: Path) -> int:
-    """Sorted entries, fixed dates and modes: the same tree always gives the same bytes."""
+    """Sorted entries, fixed dates and modes: the same tree always gives the same bytes.
+    (The staged tree holds no stray bytecode: app files and pip's installs come without.)"""
     files = sorted(
-        (p for p in root.rglob("*") if p.is_file() and not p.name.endswith((".pyc", ".pyo"))),
+        (p for p in root.rglob("*") if p.is_file()),
         key=lambda p: p.relative_to(root).as_posix(),
     )
     out.parent.mkdir(parents=True, exist_ok=True)

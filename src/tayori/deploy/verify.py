@@ -154,13 +154,14 @@ def runtime_dir(workdir: Path) -> Path:
 
 
 def verify_import(root: Path, handler: str, python: str) -> float:
-    """Import ``handler`` as the bootstrap does, in ``python -I -S`` with only ``root``
-    and the runtime's boto3 on its path (cwd = root, as in Lambda). Seconds it took."""
+    """Import ``handler`` as the bootstrap does, in ``python -I -S -B`` with only ``root``
+    and the runtime's boto3 on its path (cwd = root, as in Lambda), writing no bytecode
+    (``/var/task`` is read-only). Seconds it took."""
     with tempfile.TemporaryDirectory(prefix="tayori-verify-") as tmp:
         runtime = runtime_dir(Path(tmp))
         try:
             proc = subprocess.run(
-                [python, "-I", "-S", "-c", _CHILD, str(root), str(runtime), handler],
+                [python, "-I", "-S", "-B", "-c", _CHILD, str(root), str(runtime), handler],
                 capture_output=True,
                 text=True,
                 cwd=root,
