@@ -10,6 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tayori.deploy.template import TemplateOptions
 from tayori.errors import ConfigError
 from tayori.plan import PlanInput, Scaling, load_prices, plan, simulate
 
@@ -99,8 +100,11 @@ def test_plan_cost_breakdown_for_10k_small_emails() -> None:
     assert cost["total"] == pytest.approx(parts)
     assert p.aws["cost_per_million"]["total"] == pytest.approx(cost["total"] * 100)
     assert p.aws["gb_seconds"] == pytest.approx(req["lambda_gb_seconds"])
-    # 128 MB x (1,000 x (5 ms + 10 x 60 ms) + cold starts) ~ 80 GB-s
-    assert 70 < p.aws["gb_seconds"] < 100
+    # the template's 256 MB x (1,000 x (5 ms + 10 x 60 ms) + cold starts) ~ 160 GB-s
+    assert PlanInput(1, None).memory_mb == TemplateOptions.memory_mb == 256
+    assert 140 < p.aws["gb_seconds"] < 200
+    half = plan(PlanInput(emails=10_000, provider_rate=None, mail=False, memory_mb=128))
+    assert half.aws["gb_seconds"] == pytest.approx(p.aws["gb_seconds"] / 2)
 
 
 def test_large_payload_goes_through_claim_check_and_64k_chunks() -> None:

@@ -213,7 +213,10 @@ def plan_command(
         False, "--tasks", help="bare tasks, not a Mailer broadcast (no mail-store requests)"
     ),
     memory_mb: str = typer.Option(
-        "128", "--memory-mb", metavar="M", help="Lambda memory, MB (prices the GB-seconds)"
+        str(TemplateOptions.memory_mb),
+        "--memory-mb",
+        metavar="M",
+        help="Lambda memory, MB (prices the GB-seconds; default: what `tayori template` deploys)",
     ),
     payload_kb: str = typer.Option(
         "1", "--payload-kb", metavar="K", help="message size, KiB (SQS bills 64 KiB chunks)"

@@ -53,7 +53,7 @@ class PlanInput:
     batching_window_s: float = 0.0
     # ScalingConfig.MaximumConcurrency: what `tayori template` deploys; None = mapping limit
     max_concurrency: int | None = TemplateOptions.max_concurrency
-    memory_mb: int = 128
+    memory_mb: int = TemplateOptions.memory_mb  # what `tayori template` deploys
     payload_kb: float = 1.0
     architecture: str = "x86"
     # per message inside the function besides the send; None: DYNAMODB_CALL_MS for each
