@@ -43,6 +43,11 @@ class TaskDef:
     """A registered task function. Calling it runs the function here, without a queue."""
 
     MaxRetriesExceededError = RetriesExhausted
+    # Called as (envelope, reason) once a record of this task has been dead-lettered, for
+    # the task's own bookkeeping (the Mailer marks the recipient failed, so a send given
+    # up after retries is listed and re-sent like a refused one). It observes: an error in
+    # it is logged, and the dead letter stands.
+    on_dead_letter: Callable[[Envelope, str], None] | None = None
 
     def __init__(
         self,

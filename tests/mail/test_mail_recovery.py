@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 import tayori
+from tayori.consumer.retry import RetryPolicy
 from tayori.errors import PermanentError
 from tayori.mail import Mailer, Templates
 from tayori.mail.recovery import describe, failed_recipients, retry_failed
@@ -65,3 +66,46 @@ def test_retry_failed_resends_exactly_the_failed_recipients(tmp_path) -> None:
     assert again.requeued == 0 and again.not_found == ["not-an-address"]
     _run(app)
     assert len(transport.outbox) == 30
+
+
+class Busy(MemoryTransport):
+    """A provider that answers some addresses with a transient error, every time."""
+
+    def __init__(self, busy: set[str]) -> None:
+        super().__init__()
+        self.busy = busy
+
+    def send(self, message: Any) -> str:
+        if message.to[0] in self.busy:
+            raise TimeoutError(f"421 4.7.0 {message.to[0]}: try again later")
+        return super().send(message)
+
+
+def test_a_send_given_up_after_transient_errors_is_listed_and_resent(tmp_path) -> None:
+    """Retries used up (never a PermanentError): the dead letter's recipient is failed too,
+    so `broadcast failed` names it and `broadcast retry` re-sends it once."""
+    app = tayori.App("shop", settings=tayori.Settings(url=f"sqlite:///{tmp_path}/q"))
+    app.set_retry_policy("mail", RetryPolicy(base_seconds=0.01))  # 1 s per retry
+    people = [f"p{i}@example.org" for i in range(12)]
+    transport = Busy({people[5]})
+    mailer = Mailer(
+        app,
+        transport=transport,
+        templates=Templates(sources={"n.subject": "hi", "n.txt": "hello"}),
+        sender="news@example.com",
+    )
+    bid = mailer.broadcast("n", people)
+    _run(app)
+    limit = app.backend.get_queue("mail").spec().redrive.max_receive_count
+    failed = failed_recipients(mailer.store, bid)
+    assert [f.recipient for f in failed] == [people[5]]
+    assert f"gave up after {limit} attempts" in failed[0].reason
+    assert "try again later" in failed[0].reason
+    assert (mailer.status(bid).sent, mailer.status(bid).failed) == (11, 1)
+
+    transport.busy.clear()
+    result = retry_failed(mailer.store, app.backend, bid)
+    assert (result.requeued, result.not_found) == (1, [])
+    _run(app)
+    assert mailer.status(bid).sent == 12 and mailer.status(bid).failed == 0
+    assert sorted(m.to[0] for m in transport.outbox) == sorted(people)

@@ -156,6 +156,7 @@ class Handler:
             )
             if decision.outcome is Outcome.DEAD_LETTER:
                 self._give_up(raw, info, attributes, exc, decision)
+                _tell_task(task, incoming, decision.reason)
                 return
             if decision.infrastructure:
                 invocation.outage = decision
@@ -283,6 +284,17 @@ def _call(task: TaskDef, envelope: Envelope) -> Any:
             f"task {task.name!r} tried to exit the process ({type(exc).__name__}"
             f"{'' if exc.args == () else ': ' + describe(exc)})"
         ) from None
+
+
+def _tell_task(task: TaskDef | None, incoming: Incoming | None, reason: str) -> None:
+    """The task's ``on_dead_letter``, after its record went to the DLQ (observer only)."""
+    hook = getattr(task, "on_dead_letter", None)
+    if hook is None or incoming is None:
+        return
+    try:
+        hook(incoming.envelope, reason)
+    except Exception as exc:  # the dead letter stands; its reason is already on it
+        log.warning("task %s: on_dead_letter failed: %s", getattr(task, "name", "?"), exc)
 
 
 def _jsonable(value: Any) -> Any:

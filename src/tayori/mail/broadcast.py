@@ -40,6 +40,7 @@ from tayori.mail.suppression import ingest
 from tayori.mail.templates import TemplateError, Templates
 from tayori.mail.transports.base import Transport
 from tayori.mail.unsubscribe import Unsubscriber
+from tayori.wire.envelope import Envelope
 
 CHUNK_PREFIX = "tayori/broadcasts"
 PREFLIGHT_RECIPIENTS = 3  # rendered before anything is queued
@@ -89,6 +90,7 @@ class Mailer:
         self.deliver = app.task(name=f"{prefix}.send", queue=queue, idempotency_key="id")(
             self._deliver
         )
+        self.deliver.on_dead_letter = self._gave_up
         self.message = app.task(name=f"{prefix}.message", queue=queue)(self._send_message)
         self.raw = app.task(name=f"{prefix}.raw", queue=queue)(self._send_raw)
         self.feedback = app.task(name=f"{prefix}.feedback", queue=queue)(self._feedback)
@@ -279,6 +281,21 @@ class Mailer:
             raise
         self.store.record(bid, addr, outcomes.SENT, provider_id)
         return {"status": "sent", "provider_id": provider_id}
+
+    def _gave_up(self, envelope: Envelope, reason: str) -> None:
+        """A send dead-lettered without a verdict of its own (retries used up on a
+        provider's transient errors, timeouts): its recipient is failed, so ``broadcast
+        failed`` lists it and ``broadcast retry`` re-sends its dead letter. A refused send
+        already recorded itself; a sent one stays sent."""
+        payload = envelope.payload
+        to = payload.get("to") if isinstance(payload, dict) else None
+        addr = address_of(to) if isinstance(to, str) else None
+        if addr is None or not isinstance(payload.get("bid"), str):
+            return
+        bid = payload["bid"]
+        if self.store.outcome(bid, addr) in (outcomes.SENT, outcomes.FAILED):
+            return
+        self.store.record(bid, addr, outcomes.FAILED, reason)
 
     def render(
         self,

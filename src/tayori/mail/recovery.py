@@ -1,7 +1,9 @@
 """Broadcast recovery: list a broadcast's failed recipients and re-send exactly those.
 
-A failed recipient is an outcome row with status ``failed`` (a ``PermanentError`` in
-the send task: a template bug, a provider's hard refusal). Its send message went to the
+A failed recipient is an outcome row with status ``failed``: a ``PermanentError`` in
+the send task (a template bug, a provider's hard refusal), or a send the handler gave up
+on after ``maxReceiveCount`` attempts (transient errors every time; the send task's
+``on_dead_letter`` records it). Its send message went to the
 mail queue's DLQ with the reason, carrying everything needed to send it again (template,
 context, the recipient's variables). ``retry_failed`` moves exactly those dead letters
 back to the mail queue, so the re-send is the original send: same idempotency key, and
