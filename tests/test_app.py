@@ -55,9 +55,9 @@ def test_send_many_batches_by_count_and_bytes(app: tayori.App, monkeypatch) -> N
     sizes: list[tuple[int, int]] = []
     real = producer.send_batch
 
-    def spy(queue, batch):
+    def spy(queue, batch, first=None):
         sizes.append((len(batch), sum(message_size(i.body, i.attributes) for i in batch)))
-        return real(queue, batch)
+        return real(queue, batch, first)
 
     monkeypatch.setattr(producer, "send_batch", spy)
     payloads = [{"n": i, "pad": "x" * (30_000 if i % 3 == 0 else 10)} for i in range(40)]

@@ -21,7 +21,7 @@ from tayori.backends.base import MAX_RETENTION_SECONDS, Backend, Queue, QueueSpe
 from tayori.consumer import schedule
 from tayori.consumer.handler import Handler
 from tayori.consumer.retry import RetryPolicy
-from tayori.errors import ConfigError, InvalidParameterValue, QueueDoesNotExist
+from tayori.errors import ConfigError, InvalidParameterValue, QueueDoesNotExist, SendFailed
 from tayori.options import TaskOptions, canvas_refused, check_call_options
 from tayori.registry import Registry, TaskDef, TaskFunction
 from tayori.settings import Settings
@@ -77,10 +77,16 @@ class Task(TaskDef):
         million recipients does not sit in memory at once.
         """
         ids: list[str] = []
+        start = 0
         for part in _chunks(iter(payloads), chunk):
             keys = uuid4s(len(part))  # one read of randomness per chunk, not per message
             envelopes = [self.envelope(p, key) for p, key in zip(part, keys, strict=True)]
-            ids.extend(self.send_envelopes(envelopes, delay_seconds))
+            try:
+                ids.extend(self.send_envelopes(envelopes, delay_seconds))
+            except SendFailed as exc:  # indexes and ids of the whole call, not the chunk's
+                failed = {start + i: error for i, error in exc.failed.items()}
+                raise SendFailed(str(exc), sent=ids + exc.sent, failed=failed) from None
+            start += len(part)
         return ids
 
     def send_envelopes(self, envelopes: Sequence[Envelope], delay_seconds: int = 0) -> list[str]:

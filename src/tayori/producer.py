@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from tayori.backends.base import MAX_BATCH_ENTRIES, Queue, SendEntry
+from tayori.backends.base import MAX_BATCH_ENTRIES, BatchResult, Queue, SendEntry
 from tayori.errors import QueueError, QueueUnavailable, SendFailed
 from tayori.wire.codec import Codec, Outgoing
 from tayori.wire.envelope import Envelope
@@ -18,6 +18,7 @@ from tayori.wire.envelope import Envelope
 log = logging.getLogger("tayori.producer")
 
 SEND_ATTEMPTS = 5
+GROUP_BATCHES = 100  # batches one backend call may store together (1,000 messages)
 _TRANSIENT_CODES = {
     "ServiceUnavailable",
     "InternalError",
@@ -44,11 +45,30 @@ class Producer:
     def send_many(
         self, queue: str, envelopes: Iterable[Envelope], delay_seconds: int = 0
     ) -> list[str]:
+        """Every envelope, in batches; groups of batches go to the backend together where
+        it can store them in one transaction. ``SendFailed`` (after the group that had a
+        failure) lists every id that went and the index of every envelope that did not."""
         target = self._queues(queue)
         items = (self.codec.encode(env, delay_seconds) for env in envelopes)
         ids: list[str] = []
-        for batch in batches(items, self.max_batch_bytes):
-            ids.extend(send_batch(target, batch))
+        failed: dict[int, tuple[str, str]] = {}
+        position = 0
+        for group in _groups(batches(items, self.max_batch_bytes), GROUP_BATCHES):
+            for batch, first in zip(group, _store_together(target, group), strict=True):
+                try:
+                    ids.extend(send_batch(target, batch, first))
+                except SendFailed as exc:
+                    ids.extend(exc.sent)
+                    failed.update({position + i: error for i, error in exc.failed.items()})
+                position += len(batch)
+            if failed:
+                code, message = next(iter(failed.values()))
+                raise SendFailed(
+                    f"{len(failed)} of {position} messages not enqueued to {target.name}: "
+                    f"{code}: {message}",
+                    sent=ids,
+                    failed=failed,
+                )
         return ids
 
 
@@ -67,15 +87,47 @@ def batches(items: Iterable[Outgoing], max_bytes: int) -> Iterator[list[Outgoing
         yield batch
 
 
-def send_batch(queue: Queue, batch: list[Outgoing]) -> list[str]:
-    """Send one batch; retry transient failures of the whole call or of single entries."""
+def _groups(items: Iterator[list[Outgoing]], size: int) -> Iterator[list[list[Outgoing]]]:
+    group: list[list[Outgoing]] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def _entries(batch: list[Outgoing]) -> list[SendEntry]:
+    return [SendEntry(str(i), v.body, v.attributes, v.delay_seconds) for i, v in enumerate(batch)]
+
+
+def _store_together(queue: Queue, group: list[list[Outgoing]]) -> list[BatchResult | None]:
+    """Each batch's first answer from ONE backend call where the backend has one
+    (``send_batches``: SQLite stores the group in one transaction, one commit instead of
+    one per batch). ``None`` each otherwise, or when that call failed as a whole: then
+    nothing of it was stored, and every batch is sent on its own, with its own retries."""
+    together = getattr(queue, "send_batches", None)
+    if together is None or len(group) < 2:
+        return [None] * len(group)
+    try:
+        return list(together([_entries(batch) for batch in group]))
+    except QueueError as exc:
+        log.info("group send to %s failed as a whole (%s); batch by batch", queue.name, exc)
+        return [None] * len(group)
+
+
+def send_batch(queue: Queue, batch: list[Outgoing], first: BatchResult | None = None) -> list[str]:
+    """Send one batch; retry transient failures of the whole call or of single entries.
+    ``first``: the answer to a first attempt already made (``_store_together``)."""
     pending = {str(i): item for i, item in enumerate(batch)}
     ids: dict[str, str] = {}
     errors: dict[int, tuple[str, str]] = {}
     for attempt in range(SEND_ATTEMPTS):
         entries = [SendEntry(k, v.body, v.attributes, v.delay_seconds) for k, v in pending.items()]
         try:
-            result = queue.send_batch(entries)
+            result = first if first is not None else queue.send_batch(entries)
+            first = None
         except QueueUnavailable as exc:
             # the backend already retried the call (botocore standard mode, SQLite busy
             # wait); retrying again here multiplied a total outage into minutes of blocking
