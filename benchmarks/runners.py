@@ -158,6 +158,32 @@ def tayori_burst(
     }
 
 
+def enqueue_pairs(n: int, redis_url: str, repeats: int) -> dict[str, list[float]]:
+    """Enqueue only, ``repeats`` times each, alternating: tayori's ``send_many`` into a
+    fresh embedded store, Celery's ``.delay`` loop into a flushed Redis. One sample per
+    drain run is at the mercy of what the machine did just before; pairs are not."""
+    import redis
+
+    from benchmarks import celery_app
+
+    client = redis.Redis.from_url(redis_url)
+    celery_app.app.conf.broker_url = redis_url
+    out: dict[str, list[float]] = {"tayori_send_many_s": [], "celery_delay_loop_s": []}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            send_one = _bench_app(tmp, 0.0).tasks["send_one"]
+            t = time.perf_counter()
+            send_one.send_many(common.payloads(n))
+            out["tayori_send_many_s"].append(time.perf_counter() - t)
+        client.flushdb()
+        t = time.perf_counter()
+        for payload in common.payloads(n):
+            celery_app.send_one.delay(payload)
+        out["celery_delay_loop_s"].append(time.perf_counter() - t)
+        client.flushdb()
+    return out
+
+
 def celery_burst(
     n: int,
     latency_s: float,

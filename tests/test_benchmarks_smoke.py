@@ -54,6 +54,9 @@ def test_broadcast_vs_celery_smoke(run_smoke: Callable[[str], dict]) -> None:
     data = run_smoke("broadcast_vs_celery")
     n = data["emails"]
     systems = {r["system"] for r in data["runs"]}
+    pairs = data["enqueue_pairs"]
+    assert len(pairs["tayori_send_many_s"]) == len(pairs["celery_delay_loop_s"]) == 2
+    assert data["ratios"]["enqueue_celery_delay_loop_over_tayori_send_many"] > 0
     assert any(s.startswith("tayori") for s in systems)
     assert any(s.startswith("celery prefork") for s in systems)
     assert any(s.startswith("celery threads") for s in systems)
