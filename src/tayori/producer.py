@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 
 from tayori.backends.base import MAX_BATCH_ENTRIES, BatchResult, Queue, SendEntry
 from tayori.errors import QueueError, QueueUnavailable, SendFailed
@@ -88,18 +89,17 @@ def batches(items: Iterable[Outgoing], max_bytes: int) -> Iterator[list[Outgoing
 
 
 def _groups(items: Iterator[list[Outgoing]], size: int) -> Iterator[list[list[Outgoing]]]:
-    group: list[list[Outgoing]] = []
-    for item in items:
-        group.append(item)
-        if len(group) == size:
-            yield group
-            group = []
-    if group:
+    while group := list(islice(items, size)):
         yield group
 
 
-def _entries(batch: list[Outgoing]) -> list[SendEntry]:
-    return [SendEntry(str(i), v.body, v.attributes, v.delay_seconds) for i, v in enumerate(batch)]
+def _pending(batch: list[Outgoing]) -> dict[str, Outgoing]:
+    """A batch's entries by entry id (its position), as every send of it names them."""
+    return {str(i): item for i, item in enumerate(batch)}
+
+
+def _entries(pending: dict[str, Outgoing]) -> list[SendEntry]:
+    return [SendEntry(k, v.body, v.attributes, v.delay_seconds) for k, v in pending.items()]
 
 
 def _store_together(queue: Queue, group: list[list[Outgoing]]) -> list[BatchResult | None]:
@@ -111,7 +111,7 @@ def _store_together(queue: Queue, group: list[list[Outgoing]]) -> list[BatchResu
     if together is None or len(group) < 2:
         return [None] * len(group)
     try:
-        return list(together([_entries(batch) for batch in group]))
+        return list(together([_entries(_pending(batch)) for batch in group]))
     except QueueError as exc:
         log.info("group send to %s failed as a whole (%s); batch by batch", queue.name, exc)
         return [None] * len(group)
@@ -120,13 +120,12 @@ def _store_together(queue: Queue, group: list[list[Outgoing]]) -> list[BatchResu
 def send_batch(queue: Queue, batch: list[Outgoing], first: BatchResult | None = None) -> list[str]:
     """Send one batch; retry transient failures of the whole call or of single entries.
     ``first``: the answer to a first attempt already made (``_store_together``)."""
-    pending = {str(i): item for i, item in enumerate(batch)}
+    pending = _pending(batch)
     ids: dict[str, str] = {}
     errors: dict[int, tuple[str, str]] = {}
     for attempt in range(SEND_ATTEMPTS):
-        entries = [SendEntry(k, v.body, v.attributes, v.delay_seconds) for k, v in pending.items()]
         try:
-            result = first if first is not None else queue.send_batch(entries)
+            result = first if first is not None else queue.send_batch(_entries(pending))
             first = None
         except QueueUnavailable as exc:
             # the backend already retried the call (botocore standard mode, SQLite busy
